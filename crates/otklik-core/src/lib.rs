@@ -1,0 +1,12 @@
+//! Otklik's domain: the types every other crate speaks, the incident status machine, access scopes,
+//! reference data parsing and the `Store` trait. This crate performs no IO.
+
+pub mod access;
+pub mod error;
+pub mod model;
+pub mod reference;
+pub mod status;
+pub mod store;
+pub mod workflow;
+
+pub use error::{DomainError, StoreError};

@@ -1,0 +1,161 @@
+//! The storage trait every backend implements, with its query and change types.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::access::ScopeFilter;
+use crate::error::StoreError;
+use crate::model::{
+    Answer, ApiToken, Category, Channel, Event, Grant, Id, Incident, IncidentDetail, IncidentSeed, IngestOutcome, Kind,
+    MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication, Session, Source, Territory, User,
+};
+use crate::status::Status;
+
+/// Order of an incident list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Newest first.
+    #[default]
+    CreatedDesc,
+    CreatedAsc,
+    /// The deadline that matters now, soonest first; incidents without one last.
+    DueAsc,
+    UpdatedDesc,
+}
+
+/// A position in a sorted list: the sort value and the id of the last row seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: i64,
+    pub id: Id,
+}
+
+impl Cursor {
+    /// Opaque text form for APIs.
+    pub fn encode(self) -> String {
+        format!("{}_{}", self.key, self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let (k, i) = s.split_once('_')?;
+        Some(Cursor { key: k.parse().ok()?, id: i.parse().ok()? })
+    }
+}
+
+/// Filters and paging of an incident list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentQuery {
+    pub statuses: Vec<Status>,
+    /// A territory code matched against region, municipality and territory.
+    pub territory: Option<String>,
+    /// A category code; a direction or group also matches everything below it.
+    pub category: Option<String>,
+    pub org: Option<String>,
+    pub channel: Option<Channel>,
+    pub kind: Option<Kind>,
+    pub urgent: Option<bool>,
+    /// Only (or never) incidents whose current deadline passed before `now`.
+    pub overdue: Option<bool>,
+    pub now: Option<DateTime<Utc>>,
+    pub sort: SortKey,
+    pub after: Option<Cursor>,
+    pub limit: u32,
+}
+
+/// One page of a list and where the next starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+/// What to do with an answer inside a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswerWrite {
+    /// Insert a new answer (its id is ignored).
+    Insert(Answer),
+    /// Overwrite the answer with this id, and add these publications to its outbox.
+    Update { answer: Answer, new_publications: Vec<Publication> },
+}
+
+/// One transactional change of an incident: the new state, an answer write, a history event.
+/// Applied only if the stored version is still `expected_version`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub expected_version: i64,
+    pub incident: Incident,
+    pub answer: Option<AnswerWrite>,
+    pub event: NewEvent,
+}
+
+/// Storage of everything Otklik keeps. Writes that belong together are one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    // Reference data: upserts by code.
+    async fn upsert_territory(&self, t: &Territory) -> Result<(), StoreError>;
+    async fn territories(&self) -> Result<Vec<Territory>, StoreError>;
+    async fn upsert_organisation(&self, o: &Organisation) -> Result<(), StoreError>;
+    async fn organisations(&self) -> Result<Vec<Organisation>, StoreError>;
+    async fn upsert_category(&self, c: &Category) -> Result<(), StoreError>;
+    async fn categories(&self) -> Result<Vec<Category>, StoreError>;
+    async fn upsert_source(&self, s: &Source) -> Result<(), StoreError>;
+    async fn sources(&self) -> Result<Vec<Source>, StoreError>;
+
+    // Users, sessions and machine tokens.
+    async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;
+    async fn user(&self, id: Id) -> Result<Option<User>, StoreError>;
+    /// The user and their password hash.
+    async fn user_by_login(&self, login: &str) -> Result<Option<(User, Option<String>)>, StoreError>;
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+    async fn update_user(
+        &self,
+        id: Id,
+        display_name: Option<&str>,
+        active: Option<bool>,
+        password_hash: Option<&str>,
+        grants: Option<&[Grant]>,
+    ) -> Result<User, StoreError>;
+    async fn create_session(&self, s: &Session) -> Result<(), StoreError>;
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    async fn create_token(
+        &self,
+        user_id: Id,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<ApiToken, StoreError>;
+    async fn token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError>;
+
+    // Intake.
+    /// Stores a message and opens its incident, idempotently on (channel, source, external id):
+    /// a repeated delivery returns the first outcome with `created = false` and changes nothing.
+    async fn ingest(
+        &self,
+        msg: &NewMessage,
+        seed: &IncidentSeed,
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError>;
+    /// Records an edit or deletion of a captured message; `None` if the message is unknown.
+    async fn record_revision(
+        &self,
+        channel: Channel,
+        source: &str,
+        external_id: &str,
+        rev: &MessageRevision,
+    ) -> Result<Option<Id>, StoreError>;
+
+    // Incidents.
+    async fn incident(&self, id: Id) -> Result<Option<Incident>, StoreError>;
+    async fn incident_detail(&self, id: Id) -> Result<Option<IncidentDetail>, StoreError>;
+    async fn list_incidents(&self, q: &IncidentQuery, scope: &ScopeFilter) -> Result<Page<Incident>, StoreError>;
+    async fn count_incidents(&self, q: &IncidentQuery, scope: &ScopeFilter) -> Result<u64, StoreError>;
+    async fn answers(&self, incident_id: Id) -> Result<Vec<Answer>, StoreError>;
+    async fn history(&self, incident_id: Id) -> Result<Vec<Event>, StoreError>;
+    /// Applies a change in one transaction; `Concurrent` if the version moved.
+    async fn apply(&self, change: &Change) -> Result<Incident, StoreError>;
+}

@@ -1,0 +1,653 @@
+//! The incident workflow: intake of messages and commands on incidents, checked against the status
+//! machine and the actor's scope, recorded with their history in one store transaction.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::access::{Actor, Hierarchy};
+use crate::error::{DomainError, StoreError};
+use crate::model::{
+    Answer, AnswerKind, AnswerState, Attachment, Category, Channel, Classification, FieldChange, Id, Incident,
+    IncidentSeed, IngestOutcome, Kind, MessageRevision, NewEvent, NewMessage, Publication, PublicationState,
+    RejectReason, ReworkReason, Source,
+};
+use crate::reference::ReferenceData;
+use crate::status::{self, Action};
+use crate::store::{AnswerWrite, Change, Store};
+
+/// Where time comes from; injectable so tests never sleep.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        ManualClock(Mutex::new(at))
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *t += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Decides kind, category, territory, tonality and urgency of a message text.
+pub trait Classifier: Send + Sync + std::fmt::Debug {
+    fn classify(&self, text: &str, channel: Channel, source: Option<&Source>) -> Classification;
+}
+
+/// Reference data indexed for the workflow; replaced whole when reference data changes.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub hierarchy: Hierarchy,
+    pub categories: HashMap<String, Category>,
+    pub sources: HashMap<(Channel, String), Source>,
+}
+
+impl Catalog {
+    pub fn new(data: &ReferenceData) -> Self {
+        Catalog {
+            hierarchy: Hierarchy::new(&data.territories, &data.organisations),
+            categories: data.categories.iter().map(|c| (c.code.clone(), c.clone())).collect(),
+            sources: data.sources.iter().map(|s| ((s.channel, s.key.clone()), s.clone())).collect(),
+        }
+    }
+}
+
+/// A command on an incident, as sent by a user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Confirm the incident and correct its classification.
+    Moderate {
+        #[serde(default)]
+        kind: Option<Kind>,
+        #[serde(default)]
+        category: Option<String>,
+        #[serde(default)]
+        territory: Option<String>,
+        #[serde(default)]
+        urgent: Option<bool>,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Route to the responsible organisation.
+    Assign {
+        org: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// An executor takes the incident into work.
+    Take {
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Send to another organisation, with a reason.
+    Redirect {
+        org: String,
+        reason: String,
+    },
+    /// Write or rewrite the current answer draft.
+    DraftAnswer {
+        kind: AnswerKind,
+        text: String,
+        #[serde(default)]
+        attachments: Vec<Attachment>,
+    },
+    SubmitForReview {
+        #[serde(default)]
+        note: Option<String>,
+    },
+    Approve {
+        #[serde(default)]
+        note: Option<String>,
+    },
+    ReturnForRework {
+        reason: ReworkReason,
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    /// Publish the approved answer where the citizen wrote.
+    Publish {
+        #[serde(default)]
+        note: Option<String>,
+    },
+    Close {
+        #[serde(default)]
+        note: Option<String>,
+    },
+    Reopen {
+        reason: String,
+    },
+    Reject {
+        reason: RejectReason,
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    Defer {
+        reason: String,
+    },
+    Resume {
+        #[serde(default)]
+        note: Option<String>,
+    },
+}
+
+/// Limits on what intake accepts.
+pub const MAX_TEXT_CHARS: usize = 100_000;
+const MAX_KEY_LEN: usize = 256;
+const SUMMARY_CHARS: usize = 200;
+const MAX_NOTE_CHARS: usize = 4_000;
+
+/// What a sender may say about a message beyond the message itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntakeHints {
+    /// A territory code, e.g. from a map point or a form field.
+    #[serde(default)]
+    pub territory: Option<String>,
+    /// A category code chosen by the citizen (web form, Open311).
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+/// The workflow engine shared by the API, channels and command-line tools.
+#[derive(Debug)]
+pub struct Workflow {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    catalog: RwLock<Arc<Catalog>>,
+    classifier: Option<Arc<dyn Classifier>>,
+}
+
+fn json<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// Field-by-field difference of two incidents, for the history.
+pub fn diff_incidents(before: &Incident, after: &Incident) -> Vec<FieldChange> {
+    let (serde_json::Value::Object(b), serde_json::Value::Object(a)) = (json(before), json(after)) else {
+        return vec![];
+    };
+    a.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "version" | "updated_at"))
+        .filter_map(|(k, av)| {
+            let bv = b.get(k).cloned().unwrap_or(serde_json::Value::Null);
+            (bv != *av).then(|| FieldChange { field: k.clone(), before: bv, after: av.clone() })
+        })
+        .collect()
+}
+
+fn check_len(what: &str, s: &str, max: usize) -> Result<(), DomainError> {
+    if s.chars().count() > max {
+        return Err(DomainError::Validation(format!("{what} is longer than {max} characters")));
+    }
+    Ok(())
+}
+
+fn required(what: &str, s: &str) -> Result<(), DomainError> {
+    if s.trim().is_empty() {
+        return Err(DomainError::Validation(format!("{what} must not be empty")));
+    }
+    check_len(what, s, MAX_NOTE_CHARS)
+}
+
+/// The opening of a text for lists: whitespace collapsed, cut at a character boundary.
+pub fn summarise(text: &str) -> String {
+    let mut out = String::new();
+    for (i, w) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(w);
+        if out.chars().count() >= SUMMARY_CHARS {
+            break;
+        }
+    }
+    if out.chars().count() > SUMMARY_CHARS {
+        out = out.chars().take(SUMMARY_CHARS - 1).collect::<String>() + "…";
+    }
+    out
+}
+
+impl Workflow {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, catalog: Catalog) -> Self {
+        Workflow { store, clock, catalog: RwLock::new(Arc::new(catalog)), classifier: None }
+    }
+
+    pub fn with_classifier(mut self, c: Arc<dyn Classifier>) -> Self {
+        self.classifier = Some(c);
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The current reference snapshot.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Rebuilds the snapshot from the store after reference data changed.
+    pub async fn reload_catalog(&self) -> Result<(), DomainError> {
+        let data = ReferenceData {
+            territories: self.store.territories().await?,
+            organisations: self.store.organisations().await?,
+            categories: self.store.categories().await?,
+            sources: self.store.sources().await?,
+        };
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Catalog::new(&data));
+        Ok(())
+    }
+
+    /// Validates a message and stores it with its new incident (idempotent on channel, source, external id).
+    pub async fn ingest(&self, msg: &NewMessage, hints: &IntakeHints) -> Result<IngestOutcome, DomainError> {
+        required("source", &msg.source)?;
+        required("external_id", &msg.external_id)?;
+        check_len("source", &msg.source, MAX_KEY_LEN)?;
+        check_len("external_id", &msg.external_id, MAX_KEY_LEN)?;
+        check_len("author.id", &msg.author.id, MAX_KEY_LEN)?;
+        check_len("text", &msg.text, MAX_TEXT_CHARS)?;
+        if msg.text.trim().is_empty() && msg.attachments.is_empty() {
+            return Err(DomainError::Validation("a message needs text or attachments".into()));
+        }
+        let catalog = self.catalog();
+        let source = catalog.sources.get(&(msg.channel, msg.source.clone()));
+        let mut class = match &self.classifier {
+            Some(c) => c.classify(&msg.text, msg.channel, source),
+            None => Classification::default(),
+        };
+        if let Some(t) = &hints.territory {
+            if catalog.hierarchy.territory(t).is_none() {
+                return Err(DomainError::Validation(format!("unknown territory `{t}`")));
+            }
+            class.territory = Some(t.clone());
+        }
+        if let Some(c) = &hints.category {
+            if !catalog.categories.contains_key(c) {
+                return Err(DomainError::Validation(format!("unknown category `{c}`")));
+            }
+            class.category = Some(c.clone());
+        }
+        if class.territory.is_none() {
+            class.territory = source.and_then(|s| s.territory.clone());
+        }
+        let (region, municipality) = match &class.territory {
+            Some(t) => catalog.hierarchy.region_and_municipality(t),
+            None => (None, None),
+        };
+        let seed = IncidentSeed {
+            summary: summarise(&msg.text),
+            classification: class,
+            region,
+            municipality,
+            org: None,
+            tags: vec![],
+        };
+        Ok(self.store.ingest(msg, &seed, self.now()).await?)
+    }
+
+    /// Records a later edit or deletion of a captured message; the original stays.
+    pub async fn record_revision(
+        &self,
+        channel: Channel,
+        source: &str,
+        external_id: &str,
+        rev: &MessageRevision,
+    ) -> Result<Id, DomainError> {
+        if let Some(t) = &rev.text {
+            check_len("text", t, MAX_TEXT_CHARS)?;
+        }
+        self.store.record_revision(channel, source, external_id, rev).await?.ok_or(DomainError::NotFound("message"))
+    }
+
+    /// Loads an incident the actor may see; anything else is "not found".
+    pub async fn visible_incident(&self, actor: &Actor, id: Id) -> Result<Incident, DomainError> {
+        let inc = self.store.incident(id).await?.ok_or(DomainError::NotFound("incident"))?;
+        if !actor.can_see(&inc, &self.catalog().hierarchy) {
+            return Err(DomainError::NotFound("incident"));
+        }
+        Ok(inc)
+    }
+
+    /// Actions the actor may take on the incident now.
+    pub fn allowed_actions(&self, actor: &Actor, inc: &Incident) -> Vec<Action> {
+        status::allowed_actions(inc.status, &actor.roles_over(inc, &self.catalog().hierarchy))
+    }
+
+    /// Executes a command: scope, status machine and role checks, then one transactional change.
+    pub async fn execute(
+        &self,
+        actor: &Actor,
+        id: Id,
+        expected_version: Option<i64>,
+        cmd: Command,
+    ) -> Result<Incident, DomainError> {
+        let catalog = self.catalog();
+        let h = &catalog.hierarchy;
+        let before = self.visible_incident(actor, id).await?;
+        if let Some(v) = expected_version
+            && v != before.version
+        {
+            return Err(DomainError::Concurrent);
+        }
+        let answers = self.store.answers(id).await?;
+        let current = answers.iter().rev().find(|a| a.is_open()).cloned();
+        let action = match &cmd {
+            Command::Moderate { .. } => Action::Moderate,
+            Command::Assign { .. } => Action::Assign,
+            Command::Take { .. } => Action::Take,
+            Command::Redirect { .. } => Action::Redirect,
+            Command::DraftAnswer { .. } => Action::DraftAnswer,
+            Command::SubmitForReview { .. } => Action::SubmitForReview,
+            Command::Approve { .. } => Action::Approve,
+            Command::ReturnForRework { .. } => Action::ReturnForRework,
+            Command::Publish { .. } => match current.as_ref().map(|a| a.kind) {
+                Some(AnswerKind::Intermediate) => Action::PublishIntermediate,
+                _ => Action::PublishFinal,
+            },
+            Command::Close { .. } => Action::Close,
+            Command::Reopen { .. } => Action::Reopen,
+            Command::Reject { .. } => Action::Reject,
+            Command::Defer { .. } => Action::Defer,
+            Command::Resume { .. } => Action::Resume,
+        };
+        let roles = actor.roles_over(&before, h);
+        let mut outcome = Err(DomainError::ForbiddenAction(action));
+        for role in &roles {
+            match status::check(before.status, action, *role) {
+                Ok(s) => {
+                    outcome = Ok(s);
+                    break;
+                }
+                Err(e @ DomainError::InvalidTransition { .. }) => {
+                    outcome = Err(e);
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        if roles.is_empty() {
+            outcome = status::transition(before.status, action)
+                .map(|_| Err(DomainError::ForbiddenAction(action)))
+                .unwrap_or(Err(DomainError::InvalidTransition { action, from: before.status }));
+        }
+        let next_status = outcome?;
+
+        let now = self.now();
+        let mut after = before.clone();
+        after.status = next_status;
+        after.updated_at = now;
+        let mut note = None;
+        let mut answer_write = None;
+        let mut extra_changes = Vec::new();
+
+        let open_answer = |wanted: &[AnswerState]| -> Result<Answer, DomainError> {
+            match &current {
+                Some(a) if wanted.contains(&a.state) => Ok(a.clone()),
+                Some(a) => Err(DomainError::Conflict(format!("the current answer is {}", a.state))),
+                None => Err(DomainError::Conflict("there is no answer to act on".into())),
+            }
+        };
+        let answer_change = |a: &Answer, b: &Answer| FieldChange {
+            field: format!("answer.{}.state", b.id),
+            before: json(&a.state),
+            after: json(&b.state),
+        };
+
+        match cmd {
+            Command::Moderate { kind, category, territory, urgent, note: n } => {
+                if let Some(k) = kind {
+                    after.kind = Some(k);
+                    if k == Kind::Other {
+                        after.category = None;
+                    }
+                }
+                if let Some(c) = category {
+                    if !catalog.categories.contains_key(&c) {
+                        return Err(DomainError::Validation(format!("unknown category `{c}`")));
+                    }
+                    after.category = Some(c);
+                }
+                if let Some(t) = territory {
+                    if h.territory(&t).is_none() {
+                        return Err(DomainError::Validation(format!("unknown territory `{t}`")));
+                    }
+                    let (r, m) = h.region_and_municipality(&t);
+                    after.territory = Some(t);
+                    after.region = r;
+                    after.municipality = m;
+                }
+                if let Some(u) = urgent {
+                    after.urgent = u;
+                }
+                // A moderated incident must stay within the moderator's reach.
+                if !actor.can_see(&after, h) {
+                    return Err(DomainError::Validation("the new territory is outside your scope".into()));
+                }
+                note = n;
+            }
+            Command::Assign { org, note: n } => {
+                self.route_to(actor, &catalog, &mut after, &org)?;
+                note = n;
+            }
+            Command::Redirect { org, reason } => {
+                required("reason", &reason)?;
+                if before.org.as_deref() == Some(org.as_str()) {
+                    return Err(DomainError::Validation("the incident is already with this organisation".into()));
+                }
+                self.route_to(actor, &catalog, &mut after, &org)?;
+                after.assignee = None;
+                note = Some(reason);
+            }
+            Command::Take { note: n } => {
+                after.assignee = actor.user_id;
+                note = n;
+            }
+            Command::DraftAnswer { kind, text, attachments } => {
+                required("text", &text)?;
+                check_len("text", &text, MAX_TEXT_CHARS)?;
+                let a = match &current {
+                    Some(a) if matches!(a.state, AnswerState::Draft | AnswerState::Returned) => {
+                        let mut b = a.clone();
+                        b.kind = kind;
+                        b.text = text;
+                        b.attachments = attachments;
+                        b.state = AnswerState::Draft;
+                        b.updated_at = now;
+                        extra_changes.push(answer_change(a, &b));
+                        AnswerWrite::Update { answer: b, new_publications: vec![] }
+                    }
+                    Some(a) => return Err(DomainError::Conflict(format!("the current answer is {}", a.state))),
+                    None => AnswerWrite::Insert(Answer {
+                        id: 0,
+                        incident_id: id,
+                        kind,
+                        text,
+                        state: AnswerState::Draft,
+                        author_id: actor.user_id,
+                        reviewer_id: None,
+                        return_reason: None,
+                        return_comment: None,
+                        attachments,
+                        created_at: now,
+                        updated_at: now,
+                        published_at: None,
+                        publications: vec![],
+                    }),
+                };
+                answer_write = Some(a);
+            }
+            Command::SubmitForReview { note: n } => {
+                let a = open_answer(&[AnswerState::Draft, AnswerState::Returned])?;
+                let mut b = a.clone();
+                b.state = AnswerState::Review;
+                b.updated_at = now;
+                extra_changes.push(answer_change(&a, &b));
+                answer_write = Some(AnswerWrite::Update { answer: b, new_publications: vec![] });
+                note = n;
+            }
+            Command::Approve { note: n } => {
+                let a = open_answer(&[AnswerState::Review])?;
+                let mut b = a.clone();
+                b.state = AnswerState::Approved;
+                b.reviewer_id = actor.user_id;
+                b.return_reason = None;
+                b.updated_at = now;
+                extra_changes.push(answer_change(&a, &b));
+                answer_write = Some(AnswerWrite::Update { answer: b, new_publications: vec![] });
+                note = n;
+            }
+            Command::ReturnForRework { reason, comment } => {
+                if let Some(c) = &comment {
+                    check_len("comment", c, MAX_NOTE_CHARS)?;
+                }
+                if reason == ReworkReason::Other && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                    return Err(DomainError::Validation("reason `other` needs a comment".into()));
+                }
+                let a = open_answer(&[AnswerState::Review, AnswerState::Approved])?;
+                let mut b = a.clone();
+                b.state = AnswerState::Returned;
+                b.reviewer_id = actor.user_id;
+                b.return_reason = Some(reason);
+                b.return_comment = comment.clone();
+                b.updated_at = now;
+                extra_changes.push(answer_change(&a, &b));
+                answer_write = Some(AnswerWrite::Update { answer: b, new_publications: vec![] });
+                note = Some(match comment {
+                    Some(c) => format!("{reason}: {c}"),
+                    None => reason.to_string(),
+                });
+            }
+            Command::Publish { note: n } => {
+                let a = open_answer(&[AnswerState::Approved])?;
+                let mut b = a.clone();
+                b.state = AnswerState::Published;
+                b.published_at = Some(now);
+                b.updated_at = now;
+                extra_changes.push(answer_change(&a, &b));
+                // One outbox entry per channel thread the incident's messages came from.
+                let detail = self.store.incident_detail(id).await?.ok_or(DomainError::NotFound("incident"))?;
+                let mut pubs: Vec<Publication> = Vec::new();
+                for m in &detail.messages {
+                    let target = format!("{}:{}", m.body.source, m.body.external_id);
+                    if !pubs.iter().any(|p| p.channel == m.body.channel && p.target == target) {
+                        pubs.push(Publication {
+                            channel: m.body.channel,
+                            target,
+                            state: PublicationState::Pending,
+                            attempts: 0,
+                            last_error: None,
+                            updated_at: now,
+                        });
+                    }
+                }
+                answer_write = Some(AnswerWrite::Update { answer: b, new_publications: pubs });
+                if after.first_answered_at.is_none() {
+                    after.first_answered_at = Some(now);
+                }
+                note = n;
+            }
+            Command::Close { note: n } => {
+                after.closed_at = Some(now);
+                note = n;
+            }
+            Command::Reopen { reason } => {
+                required("reason", &reason)?;
+                after.closed_at = None;
+                note = Some(reason);
+            }
+            Command::Reject { reason, comment } => {
+                if let Some(c) = &comment {
+                    check_len("comment", c, MAX_NOTE_CHARS)?;
+                }
+                after.closed_at = Some(now);
+                note = Some(match comment {
+                    Some(c) => format!("{reason}: {c}"),
+                    None => reason.to_string(),
+                });
+            }
+            Command::Defer { reason } => {
+                required("reason", &reason)?;
+                note = Some(reason);
+            }
+            Command::Resume { note: n } => note = n,
+        }
+        if let Some(n) = &note {
+            check_len("note", n, MAX_NOTE_CHARS)?;
+        }
+        let mut changes = diff_incidents(&before, &after);
+        changes.extend(extra_changes);
+        let change = Change {
+            expected_version: before.version,
+            incident: after,
+            answer: answer_write,
+            event: NewEvent {
+                at: now,
+                actor_id: actor.user_id,
+                actor: actor.name.clone(),
+                action: action.to_string(),
+                changes,
+                note,
+            },
+        };
+        self.store.apply(&change).await.map_err(|e| match e {
+            StoreError::Concurrent => DomainError::Concurrent,
+            other => other.into(),
+        })
+    }
+
+    fn route_to(&self, actor: &Actor, catalog: &Catalog, after: &mut Incident, org: &str) -> Result<(), DomainError> {
+        let o = catalog
+            .hierarchy
+            .org(org)
+            .ok_or_else(|| DomainError::Validation(format!("unknown organisation `{org}`")))?;
+        if !actor.may_route_to(o, &catalog.hierarchy) {
+            return Err(DomainError::Validation(format!("organisation `{org}` is outside your region")));
+        }
+        after.org = Some(o.code.clone());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_short_and_cut_on_characters() {
+        let long = "ямы ".repeat(200);
+        let s = summarise(&long);
+        assert_eq!(s.chars().count(), SUMMARY_CHARS);
+        assert!(s.ends_with('…'));
+        assert_eq!(summarise("  Яма \n\n на   Ленина "), "Яма на Ленина");
+    }
+}

@@ -1,0 +1,364 @@
+//! The storage conformance suite: behaviour every `Store` backend must show, written against the
+//! trait only. Backends run it from their integration tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use otklik_core::StoreError;
+use otklik_core::access::ScopeFilter;
+use otklik_core::model::*;
+use otklik_core::status::Status;
+use otklik_core::store::{AnswerWrite, Change, IncidentQuery, SortKey, Store};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+fn territory(code: &str, level: TerritoryLevel, parent: Option<&str>) -> Territory {
+    Territory {
+        code: code.into(),
+        name: format!("name of {code}"),
+        full_name: format!("full name of {code}"),
+        level,
+        parent: parent.map(Into::into),
+        zone: "Europe/Moscow".into(),
+        oktmo: None,
+        aliases: vec!["alias".into()],
+    }
+}
+
+pub fn message(source: &str, ext: &str, text: &str) -> NewMessage {
+    NewMessage {
+        channel: Channel::Vk,
+        source: source.into(),
+        external_id: ext.into(),
+        thread_id: Some("wall-1_5".into()),
+        parent_id: None,
+        author: Author { id: "vk:42".into(), name: Some("Иван".into()) },
+        text: text.into(),
+        attachments: vec![Attachment { kind: "photo".into(), url: "https://example.org/1.jpg".into(), name: None }],
+        published_at: t0(),
+        url: None,
+        raw: serde_json::json!({"id": ext, "text": text}),
+    }
+}
+
+pub fn seed(region: Option<&str>, muni: Option<&str>) -> IncidentSeed {
+    IncidentSeed {
+        classification: Classification {
+            kind: Some(Kind::Complaint),
+            category: Some("roads.surface.potholes".into()),
+            territory: muni.map(Into::into),
+            sentiment: Some(Sentiment::Negative),
+            urgent: false,
+            confidence: Some(Confidence { kind: 0.9, category: 0.8, territory: 0.7 }),
+        },
+        region: region.map(Into::into),
+        municipality: muni.map(Into::into),
+        org: None,
+        summary: "яма".into(),
+        tags: vec!["tag".into()],
+    }
+}
+
+fn all() -> ScopeFilter {
+    ScopeFilter { all: true, ..Default::default() }
+}
+
+pub async fn reference_upserts_replace(s: &dyn Store) {
+    s.upsert_territory(&territory("lip", TerritoryLevel::Region, None)).await.unwrap();
+    let mut t = territory("yelets", TerritoryLevel::Municipality, Some("lip"));
+    s.upsert_territory(&t).await.unwrap();
+    t.name = "город Елец".into();
+    s.upsert_territory(&t).await.unwrap();
+    let all_t = s.territories().await.unwrap();
+    assert_eq!(all_t.len(), 2);
+    assert_eq!(all_t.iter().find(|x| x.code == "yelets").unwrap(), &t);
+
+    let o = Organisation {
+        code: "adm".into(),
+        name: "Администрация".into(),
+        kind: OrgKind::Administration,
+        territory: "yelets".into(),
+        parent: None,
+        sectors: vec!["roads".into()],
+    };
+    s.upsert_organisation(&o).await.unwrap();
+    assert_eq!(s.organisations().await.unwrap(), vec![o]);
+    let c = Category { code: "roads".into(), name: "Дороги".into(), photo_required: true, form_days: Some(10) };
+    s.upsert_category(&c).await.unwrap();
+    assert_eq!(s.categories().await.unwrap(), vec![c]);
+    let src = Source {
+        channel: Channel::Vk,
+        key: "club1".into(),
+        name: "Администрация".into(),
+        territory: Some("yelets".into()),
+        org: Some("adm".into()),
+    };
+    s.upsert_source(&src).await.unwrap();
+    assert_eq!(s.sources().await.unwrap(), vec![src]);
+}
+
+pub async fn users_sessions_and_tokens(s: &dyn Store) {
+    let nu = NewUser {
+        login: "op".into(),
+        display_name: "Оператор".into(),
+        password_hash: Some("hash".into()),
+        grants: vec![Grant { role: Role::MunicipalOperator, node: Some("yelets".into()) }],
+    };
+    let u = s.create_user(&nu, t0()).await.unwrap();
+    assert_eq!(u.login, "op");
+    assert_eq!(u.grants, nu.grants);
+    assert!(matches!(s.create_user(&nu, t0()).await, Err(StoreError::Conflict(_))));
+    let (by_login, hash) = s.user_by_login("op").await.unwrap().unwrap();
+    assert_eq!(by_login, u);
+    assert_eq!(hash.as_deref(), Some("hash"));
+    assert!(s.user_by_login("nobody").await.unwrap().is_none());
+
+    let sess = Session {
+        token_hash: "th".into(),
+        user_id: u.id,
+        csrf_token: "csrf".into(),
+        created_at: t0(),
+        expires_at: t0() + Duration::hours(8),
+    };
+    s.create_session(&sess).await.unwrap();
+    assert_eq!(s.session("th").await.unwrap(), Some(sess.clone()));
+    let updated = s.update_user(u.id, Some("Новое имя"), None, Some("hash2"), Some(&[])).await.unwrap();
+    assert_eq!(updated.display_name, "Новое имя");
+    assert!(updated.grants.is_empty());
+    assert_eq!(s.user_by_login("op").await.unwrap().unwrap().1.as_deref(), Some("hash2"));
+    assert!(s.session("th").await.unwrap().is_some());
+    // Deactivation ends every session.
+    let off = s.update_user(u.id, None, Some(false), None, None).await.unwrap();
+    assert!(!off.active);
+    assert!(s.session("th").await.unwrap().is_none());
+    assert!(matches!(s.update_user(999_999, None, None, None, None).await, Err(StoreError::NotFound)));
+
+    let tok = s.create_token(u.id, "bot", "tokhash", t0(), None).await.unwrap();
+    assert_eq!(s.token("tokhash").await.unwrap(), Some(tok));
+    assert!(s.token("other").await.unwrap().is_none());
+    s.create_session(&Session { token_hash: "x".into(), ..sess }).await.unwrap();
+    s.delete_session("x").await.unwrap();
+    assert!(s.session("x").await.unwrap().is_none());
+}
+
+pub async fn ingest_is_idempotent(s: &dyn Store) {
+    let m = message("club1", "wall-1_7", "яма на Коммунаров");
+    let a = s.ingest(&m, &seed(Some("lip"), Some("yelets")), t0()).await.unwrap();
+    assert!(a.created);
+    let mut again = m.clone();
+    again.text = "другой текст той же доставки".into();
+    let b = s.ingest(&again, &seed(None, None), t0()).await.unwrap();
+    assert!(!b.created);
+    assert_eq!((a.message_id, a.incident_id), (b.message_id, b.incident_id));
+    let d = s.incident_detail(a.incident_id).await.unwrap().unwrap();
+    assert_eq!(d.messages.len(), 1);
+    assert_eq!(d.messages[0].body, m, "the message is stored exactly as first received");
+    assert_eq!(d.incident.status, Status::New);
+    assert_eq!(d.incident.region.as_deref(), Some("lip"));
+    assert_eq!(d.incident.category.as_deref(), Some("roads.surface.potholes"));
+    assert_eq!(d.history.len(), 1);
+    assert_eq!(d.history[0].action, "intake");
+    assert_eq!(s.count_incidents(&IncidentQuery::default(), &all()).await.unwrap(), 1);
+    // The same external id from another source is another message.
+    let c = s.ingest(&message("club2", "wall-1_7", "x"), &seed(None, None), t0()).await.unwrap();
+    assert!(c.created);
+    assert_ne!(c.incident_id, a.incident_id);
+}
+
+pub async fn concurrent_duplicate_ingest_creates_one(s: Arc<dyn Store>) {
+    let before = s.count_incidents(&IncidentQuery::default(), &all()).await.unwrap();
+    let mut handles = vec![];
+    for _ in 0..16 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.ingest(&message("club-race", "race-1", "гонка"), &seed(None, None), t0()).await.unwrap()
+        }));
+    }
+    let mut outcomes = vec![];
+    for h in handles {
+        outcomes.push(h.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.created).count(), 1);
+    assert!(outcomes.windows(2).all(|w| w[0].incident_id == w[1].incident_id));
+    assert_eq!(s.count_incidents(&IncidentQuery::default(), &all()).await.unwrap(), before + 1);
+}
+
+pub async fn revisions_keep_the_original(s: &dyn Store) {
+    let m = message("club1", "edit-1", "исходный текст");
+    let o = s.ingest(&m, &seed(None, None), t0()).await.unwrap();
+    let rev = MessageRevision {
+        kind: RevisionKind::Edit,
+        text: Some("исправленный".into()),
+        at: t0() + Duration::minutes(5),
+    };
+    assert_eq!(s.record_revision(Channel::Vk, "club1", "edit-1", &rev).await.unwrap(), Some(o.message_id));
+    let del = MessageRevision { kind: RevisionKind::Delete, text: None, at: t0() + Duration::minutes(9) };
+    s.record_revision(Channel::Vk, "club1", "edit-1", &del).await.unwrap();
+    assert_eq!(s.record_revision(Channel::Vk, "club1", "missing", &rev).await.unwrap(), None);
+    let d = s.incident_detail(o.incident_id).await.unwrap().unwrap();
+    assert_eq!(d.messages[0].body.text, "исходный текст");
+    assert_eq!(d.messages[0].revisions, vec![rev, del]);
+    let actions: Vec<_> = d.history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, vec!["intake", "message_edited", "message_deleted"]);
+}
+
+pub async fn lists_filter_scope_and_paginate(s: &dyn Store) {
+    // 30 incidents over two municipalities, created a minute apart.
+    for i in 0..30 {
+        let muni = if i % 3 == 0 { "gryazi" } else { "yelets" };
+        let mut sd = seed(Some("lip"), Some(muni));
+        if i % 5 == 0 {
+            sd.classification.category = Some("housing.heating".into());
+        }
+        s.ingest(&message("page", &format!("p-{i}"), "текст"), &sd, t0() + Duration::minutes(i)).await.unwrap();
+    }
+    let base = IncidentQuery { limit: 7, ..Default::default() };
+    for sort in [SortKey::CreatedDesc, SortKey::CreatedAsc, SortKey::UpdatedDesc, SortKey::DueAsc] {
+        let mut q = IncidentQuery { sort, ..base.clone() };
+        let mut seen = vec![];
+        loop {
+            let page = s.list_incidents(&q, &all()).await.unwrap();
+            assert!(page.items.len() <= 7);
+            seen.extend(page.items.iter().map(|i| (i.created_at, i.id)));
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        let total = s.count_incidents(&base, &all()).await.unwrap() as usize;
+        assert_eq!(seen.len(), total, "{sort:?} visits every row once");
+        let mut ids: Vec<_> = seen.iter().map(|x| x.1).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), total);
+        if sort == SortKey::CreatedDesc {
+            assert!(seen.windows(2).all(|w| w[0] >= w[1]));
+        }
+        if sort == SortKey::CreatedAsc {
+            assert!(seen.windows(2).all(|w| w[0] <= w[1]));
+        }
+    }
+    let scoped = ScopeFilter { territories: vec!["gryazi".into()], ..Default::default() };
+    assert_eq!(s.count_incidents(&base, &scoped).await.unwrap(), 10);
+    assert_eq!(s.count_incidents(&base, &ScopeFilter::default()).await.unwrap(), 0);
+    let q = IncidentQuery { category: Some("housing".into()), ..base.clone() };
+    assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 6);
+    let q = IncidentQuery { category: Some("roads.surface".into()), territory: Some("gryazi".into()), ..base.clone() };
+    // Grjazi holds i = 0, 3, …, 27; of those only 0 and 15 are housing.
+    assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 8);
+    let q = IncidentQuery { statuses: vec![Status::Closed], ..base.clone() };
+    assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 0);
+    let q = IncidentQuery { org: Some("nobody".into()), ..base.clone() };
+    assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 0);
+}
+
+pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
+    let o = s.ingest(&message("page", "apply-1", "текст"), &seed(Some("lip"), Some("yelets")), t0()).await.unwrap();
+    let inc = s.incident(o.incident_id).await.unwrap().unwrap();
+    let mut next = inc.clone();
+    next.status = Status::InWork;
+    next.org = Some("adm".into());
+    next.first_answer_due = Some(t0() + Duration::hours(9));
+    let now = t0() + Duration::hours(1);
+    next.updated_at = now;
+    let answer = Answer {
+        id: 0,
+        incident_id: inc.id,
+        kind: AnswerKind::Final,
+        text: "Яму заделаем".into(),
+        state: AnswerState::Draft,
+        author_id: None,
+        reviewer_id: None,
+        return_reason: None,
+        return_comment: None,
+        attachments: vec![],
+        created_at: now,
+        updated_at: now,
+        published_at: None,
+        publications: vec![],
+    };
+    let event = NewEvent {
+        at: now,
+        actor_id: None,
+        actor: "t".into(),
+        action: "take".into(),
+        changes: vec![],
+        note: Some("n".into()),
+    };
+    let change = Change {
+        expected_version: inc.version,
+        incident: next.clone(),
+        answer: Some(AnswerWrite::Insert(answer)),
+        event,
+    };
+    let out = s.apply(&change).await.unwrap();
+    assert_eq!(out.version, inc.version + 1);
+    assert_eq!(out.status, Status::InWork);
+    assert_eq!(out.first_answer_due, next.first_answer_due);
+    // A stale version is refused and changes nothing.
+    assert!(matches!(s.apply(&change).await, Err(StoreError::Concurrent)));
+    assert_eq!(s.incident(inc.id).await.unwrap().unwrap(), out);
+    let mut answers = s.answers(inc.id).await.unwrap();
+    assert_eq!(answers.len(), 1);
+    let mut a = answers.remove(0);
+    a.state = AnswerState::Published;
+    a.published_at = Some(now);
+    let publication = Publication {
+        channel: Channel::Vk,
+        target: "page:apply-1".into(),
+        state: PublicationState::Pending,
+        attempts: 0,
+        last_error: None,
+        updated_at: now,
+    };
+    let change2 = Change {
+        expected_version: out.version,
+        incident: out.clone(),
+        answer: Some(AnswerWrite::Update { answer: a.clone(), new_publications: vec![publication.clone()] }),
+        event: NewEvent {
+            at: now,
+            actor_id: Some(7),
+            actor: "u".into(),
+            action: "publish_final".into(),
+            changes: vec![],
+            note: None,
+        },
+    };
+    s.apply(&change2).await.unwrap();
+    let d = s.incident_detail(inc.id).await.unwrap().unwrap();
+    assert_eq!(d.answers[0].state, AnswerState::Published);
+    assert_eq!(d.answers[0].publications, vec![publication]);
+    let actions: Vec<_> = d.history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, vec!["intake", "take", "publish_final"]);
+    assert_eq!(d.history[2].actor_id, Some(7));
+    // Overdue: the first-answer deadline passed and nothing was answered.
+    let late = IncidentQuery { overdue: Some(true), now: Some(t0() + Duration::hours(10)), ..Default::default() };
+    assert_eq!(s.list_incidents(&late, &all()).await.unwrap().items.iter().filter(|i| i.id == inc.id).count(), 1);
+    let early = IncidentQuery { overdue: Some(true), now: Some(t0() + Duration::hours(2)), ..Default::default() };
+    assert!(s.list_incidents(&early, &all()).await.unwrap().items.iter().all(|i| i.id != inc.id));
+    assert!(matches!(
+        s.apply(&Change {
+            expected_version: 1,
+            incident: Incident { id: 987_654, ..out },
+            answer: None,
+            event: change.event.clone()
+        })
+        .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Runs the whole suite against a fresh store.
+pub async fn run_all(s: Arc<dyn Store>) {
+    reference_upserts_replace(&*s).await;
+    users_sessions_and_tokens(&*s).await;
+    ingest_is_idempotent(&*s).await;
+    concurrent_duplicate_ingest_creates_one(s.clone()).await;
+    revisions_keep_the_original(&*s).await;
+    apply_is_versioned_and_records_history(&*s).await;
+    lists_filter_scope_and_paginate(&*s).await;
+}

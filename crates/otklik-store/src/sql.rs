@@ -1,0 +1,1103 @@
+//! The portable implementation: one set of SQL that SQLite and PostgreSQL both run.
+//! Placeholders are `$1…$n` in order of first use; instants are Unix milliseconds.
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use otklik_core::StoreError;
+use otklik_core::access::ScopeFilter;
+use otklik_core::model::*;
+use otklik_core::status::Status;
+use otklik_core::store::{AnswerWrite, Change, Cursor, IncidentQuery, Page, SortKey, Store};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row};
+
+use crate::Backend;
+
+/// The store over a pool of either engine.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict("already exists".into()),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            StoreError::InvalidReference("a referenced record does not exist".into())
+        }
+        _ => StoreError::Backend(e.to_string()),
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn at(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn opt_at(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.map(at)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Backend(format!("unreadable {what} `{v}` in the database"))
+}
+
+/// A bound value of a dynamically built query.
+#[derive(Debug, Clone)]
+enum Bind {
+    I(i64),
+    S(String),
+}
+
+/// Builds SQL with numbered placeholders and the values to bind.
+#[derive(Debug, Default)]
+struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    fn bind(&mut self, b: Bind) -> &mut Self {
+        self.binds.push(b);
+        self.text.push_str(&format!("${}", self.binds.len()));
+        self
+    }
+
+    fn bind_list(&mut self, items: &[String]) -> &mut Self {
+        self.push("(");
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(Bind::S(s.clone()));
+        }
+        self.push(")")
+    }
+
+    fn query(&self) -> Query<'_, Any, AnyArguments> {
+        // Only fixed fragments and placeholders are pushed as text; every value is bound.
+        let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for b in &self.binds {
+            q = match b {
+                Bind::I(i) => q.bind(*i),
+                Bind::S(s) => q.bind(s.clone()),
+            };
+        }
+        q
+    }
+}
+
+const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, municipality, org, assignee, urgent, \
+     sentiment, confidence, channel, source, summary, created_at, updated_at, first_answer_due, resolution_due, \
+     first_answered_at, closed_at, rating, tags, version";
+
+fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
+    let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+    let status: String = r.try_get("status").map_err(g)?;
+    let channel: String = r.try_get("channel").map_err(g)?;
+    let kind: Option<String> = r.try_get("kind").map_err(g)?;
+    let sentiment: Option<String> = r.try_get("sentiment").map_err(g)?;
+    let confidence: Option<String> = r.try_get("confidence").map_err(g)?;
+    let tags: String = r.try_get("tags").map_err(g)?;
+    Ok(Incident {
+        id: r.try_get("id").map_err(g)?,
+        status: Status::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        kind: kind.as_deref().and_then(Kind::parse),
+        category: r.try_get("category").map_err(g)?,
+        territory: r.try_get("territory").map_err(g)?,
+        region: r.try_get("region").map_err(g)?,
+        municipality: r.try_get("municipality").map_err(g)?,
+        org: r.try_get("org").map_err(g)?,
+        assignee: r.try_get("assignee").map_err(g)?,
+        urgent: r.try_get::<i64, _>("urgent").map_err(g)? != 0,
+        sentiment: sentiment.as_deref().and_then(Sentiment::parse),
+        confidence: confidence.and_then(|c| serde_json::from_str(&c).ok()),
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+        source: r.try_get("source").map_err(g)?,
+        summary: r.try_get("summary").map_err(g)?,
+        created_at: at(r.try_get("created_at").map_err(g)?),
+        updated_at: at(r.try_get("updated_at").map_err(g)?),
+        first_answer_due: opt_at(r.try_get("first_answer_due").map_err(g)?),
+        resolution_due: opt_at(r.try_get("resolution_due").map_err(g)?),
+        first_answered_at: opt_at(r.try_get("first_answered_at").map_err(g)?),
+        closed_at: opt_at(r.try_get("closed_at").map_err(g)?),
+        rating: r.try_get::<Option<i64>, _>("rating").map_err(g)?.map(|v| v.clamp(0, 255) as u8),
+        tags: from_json(&tags),
+        version: r.try_get("version").map_err(g)?,
+    })
+}
+
+fn answer_row(r: &AnyRow) -> Result<Answer, StoreError> {
+    let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+    let kind: String = r.try_get("kind").map_err(g)?;
+    let state: String = r.try_get("state").map_err(g)?;
+    let reason: Option<String> = r.try_get("return_reason").map_err(g)?;
+    let attachments: String = r.try_get("attachments").map_err(g)?;
+    Ok(Answer {
+        id: r.try_get("id").map_err(g)?,
+        incident_id: r.try_get("incident_id").map_err(g)?,
+        kind: AnswerKind::parse(&kind).ok_or_else(|| corrupt("answer kind", &kind))?,
+        text: r.try_get("text").map_err(g)?,
+        state: AnswerState::parse(&state).ok_or_else(|| corrupt("answer state", &state))?,
+        author_id: r.try_get("author_id").map_err(g)?,
+        reviewer_id: r.try_get("reviewer_id").map_err(g)?,
+        return_reason: reason.as_deref().and_then(ReworkReason::parse),
+        return_comment: r.try_get("return_comment").map_err(g)?,
+        attachments: from_json(&attachments),
+        created_at: at(r.try_get("created_at").map_err(g)?),
+        updated_at: at(r.try_get("updated_at").map_err(g)?),
+        published_at: opt_at(r.try_get("published_at").map_err(g)?),
+        publications: vec![],
+    })
+}
+
+fn user_row(r: &AnyRow) -> Result<User, StoreError> {
+    let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+    let grants: String = r.try_get("grants").map_err(g)?;
+    Ok(User {
+        id: r.try_get("id").map_err(g)?,
+        login: r.try_get("login").map_err(g)?,
+        display_name: r.try_get("display_name").map_err(g)?,
+        active: r.try_get::<i64, _>("active").map_err(g)? != 0,
+        grants: from_json(&grants),
+        created_at: at(r.try_get("created_at").map_err(g)?),
+    })
+}
+
+fn next_due_key(i: &Incident) -> i64 {
+    i.next_due().map(ms).unwrap_or(i64::MAX)
+}
+
+fn direction(category: &Option<String>) -> Option<String> {
+    category.as_deref().map(|c| c.split('.').next().unwrap_or(c).to_string())
+}
+
+impl SqlStore {
+    pub(crate) fn new(pool: AnyPool, backend: Backend) -> Self {
+        SqlStore { pool, backend }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool (flushing SQLite's WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Builds the WHERE clause shared by list and count.
+    fn filter(q: &IncidentQuery, scope: &ScopeFilter, sql: &mut Sql) {
+        sql.push(" WHERE 1=1");
+        if !scope.all {
+            if scope.is_empty() {
+                sql.push(" AND 1=0");
+            } else {
+                sql.push(" AND (1=0");
+                if !scope.territories.is_empty() {
+                    for col in ["region", "municipality", "territory"] {
+                        sql.push(&format!(" OR {col} IN ")).bind_list(&scope.territories);
+                    }
+                }
+                if !scope.orgs.is_empty() {
+                    sql.push(" OR org IN ").bind_list(&scope.orgs);
+                }
+                sql.push(")");
+            }
+        }
+        if !q.statuses.is_empty() {
+            let s: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_string()).collect();
+            sql.push(" AND status IN ").bind_list(&s);
+        }
+        if let Some(t) = &q.territory {
+            sql.push(" AND (region = ").bind(Bind::S(t.clone()));
+            sql.push(" OR municipality = ").bind(Bind::S(t.clone()));
+            sql.push(" OR territory = ").bind(Bind::S(t.clone())).push(")");
+        }
+        if let Some(c) = &q.category {
+            if c.contains('.') {
+                sql.push(" AND (category = ").bind(Bind::S(c.clone()));
+                sql.push(" OR category LIKE ").bind(Bind::S(format!("{c}.%"))).push(")");
+            } else {
+                sql.push(" AND direction = ").bind(Bind::S(c.clone()));
+            }
+        }
+        if let Some(o) = &q.org {
+            sql.push(" AND org = ").bind(Bind::S(o.clone()));
+        }
+        if let Some(c) = q.channel {
+            sql.push(" AND channel = ").bind(Bind::S(c.as_str().into()));
+        }
+        if let Some(k) = q.kind {
+            sql.push(" AND kind = ").bind(Bind::S(k.as_str().into()));
+        }
+        if let Some(u) = q.urgent {
+            sql.push(" AND urgent = ").bind(Bind::I(u as i64));
+        }
+        if let Some(overdue) = q.overdue {
+            let now = ms(q.now.unwrap_or_else(Utc::now));
+            if overdue {
+                sql.push(" AND next_due < ").bind(Bind::I(now));
+                sql.push(" AND status NOT IN ('closed', 'rejected')");
+            } else {
+                sql.push(" AND (next_due >= ").bind(Bind::I(now));
+                sql.push(" OR status IN ('closed', 'rejected'))");
+            }
+        }
+    }
+
+    async fn publications(&self, answer_id: Id) -> Result<Vec<Publication>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT channel, target, state, attempts, last_error, updated_at FROM publications \
+             WHERE answer_id = $1 ORDER BY id",
+        )
+        .bind(answer_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+                let channel: String = r.try_get("channel").map_err(g)?;
+                let state: String = r.try_get("state").map_err(g)?;
+                Ok(Publication {
+                    channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+                    target: r.try_get("target").map_err(g)?,
+                    state: PublicationState::parse(&state).ok_or_else(|| corrupt("publication state", &state))?,
+                    attempts: r.try_get::<i64, _>("attempts").map_err(g)? as i32,
+                    last_error: r.try_get("last_error").map_err(g)?,
+                    updated_at: at(r.try_get("updated_at").map_err(g)?),
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn upsert_territory(&self, t: &Territory) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO territories (code, name, full_name, level, parent, zone, oktmo, aliases) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+             full_name = excluded.full_name, level = excluded.level, parent = excluded.parent, \
+             zone = excluded.zone, oktmo = excluded.oktmo, aliases = excluded.aliases",
+        )
+        .bind(&t.code)
+        .bind(&t.name)
+        .bind(&t.full_name)
+        .bind(t.level.as_str())
+        .bind(t.parent.clone())
+        .bind(&t.zone)
+        .bind(t.oktmo.clone())
+        .bind(to_json(&t.aliases))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn territories(&self) -> Result<Vec<Territory>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT code, name, full_name, level, parent, zone, oktmo, aliases FROM territories ORDER BY code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+                let level: String = r.try_get("level").map_err(g)?;
+                let aliases: String = r.try_get("aliases").map_err(g)?;
+                Ok(Territory {
+                    code: r.try_get("code").map_err(g)?,
+                    name: r.try_get("name").map_err(g)?,
+                    full_name: r.try_get("full_name").map_err(g)?,
+                    level: TerritoryLevel::parse(&level).ok_or_else(|| corrupt("level", &level))?,
+                    parent: r.try_get("parent").map_err(g)?,
+                    zone: r.try_get("zone").map_err(g)?,
+                    oktmo: r.try_get("oktmo").map_err(g)?,
+                    aliases: from_json(&aliases),
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_organisation(&self, o: &Organisation) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO organisations (code, name, kind, territory, parent, sectors) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+             territory = excluded.territory, parent = excluded.parent, sectors = excluded.sectors",
+        )
+        .bind(&o.code)
+        .bind(&o.name)
+        .bind(o.kind.as_str())
+        .bind(&o.territory)
+        .bind(o.parent.clone())
+        .bind(to_json(&o.sectors))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
+        let rows = sqlx::query("SELECT code, name, kind, territory, parent, sectors FROM organisations ORDER BY code")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+                let kind: String = r.try_get("kind").map_err(g)?;
+                let sectors: String = r.try_get("sectors").map_err(g)?;
+                Ok(Organisation {
+                    code: r.try_get("code").map_err(g)?,
+                    name: r.try_get("name").map_err(g)?,
+                    kind: OrgKind::parse(&kind).ok_or_else(|| corrupt("organisation kind", &kind))?,
+                    territory: r.try_get("territory").map_err(g)?,
+                    parent: r.try_get("parent").map_err(g)?,
+                    sectors: from_json(&sectors),
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_category(&self, c: &Category) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO categories (code, name, photo_required, form_days) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, photo_required = excluded.photo_required, \
+             form_days = excluded.form_days",
+        )
+        .bind(&c.code)
+        .bind(&c.name)
+        .bind(c.photo_required as i64)
+        .bind(c.form_days.map(i64::from))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn categories(&self) -> Result<Vec<Category>, StoreError> {
+        let rows = sqlx::query("SELECT code, name, photo_required, form_days FROM categories ORDER BY code")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+                Ok(Category {
+                    code: r.try_get("code").map_err(g)?,
+                    name: r.try_get("name").map_err(g)?,
+                    photo_required: r.try_get::<i64, _>("photo_required").map_err(g)? != 0,
+                    form_days: r.try_get::<Option<i64>, _>("form_days").map_err(g)?.map(|d| d.max(0) as u32),
+                })
+            })
+            .collect()
+    }
+
+    async fn upsert_source(&self, s: &Source) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sources (channel, key, name, territory, org) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (channel, key) DO UPDATE SET name = excluded.name, territory = excluded.territory, \
+             org = excluded.org",
+        )
+        .bind(s.channel.as_str())
+        .bind(&s.key)
+        .bind(&s.name)
+        .bind(s.territory.clone())
+        .bind(s.org.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn sources(&self) -> Result<Vec<Source>, StoreError> {
+        let rows = sqlx::query("SELECT channel, key, name, territory, org FROM sources ORDER BY channel, key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+                let channel: String = r.try_get("channel").map_err(g)?;
+                Ok(Source {
+                    channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+                    key: r.try_get("key").map_err(g)?,
+                    name: r.try_get("name").map_err(g)?,
+                    territory: r.try_get("territory").map_err(g)?,
+                    org: r.try_get("org").map_err(g)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO users (login, display_name, password_hash, active, grants, created_at) \
+             VALUES ($1, $2, $3, 1, $4, $5) RETURNING id",
+        )
+        .bind(&u.login)
+        .bind(&u.display_name)
+        .bind(u.password_hash.clone())
+        .bind(to_json(&u.grants))
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| match backend_error(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(format!("login `{}` is taken", u.login)),
+            other => other,
+        })?;
+        let id: i64 = row.try_get("id").map_err(backend_error)?;
+        self.user(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn user(&self, id: Id) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT id, login, display_name, active, grants, created_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn user_by_login(&self, login: &str) -> Result<Option<(User, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, login, display_name, active, grants, created_at, password_hash FROM users WHERE login = $1",
+        )
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let hash: Option<String> = r.try_get("password_hash").map_err(backend_error)?;
+                Ok(Some((user_row(&r)?, hash)))
+            }
+        }
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT id, login, display_name, active, grants, created_at FROM users ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(user_row).collect()
+    }
+
+    async fn update_user(
+        &self,
+        id: Id,
+        display_name: Option<&str>,
+        active: Option<bool>,
+        password_hash: Option<&str>,
+        grants: Option<&[Grant]>,
+    ) -> Result<User, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET display_name = COALESCE($1, display_name), active = COALESCE($2, active), \
+             password_hash = COALESCE($3, password_hash), grants = COALESCE($4, grants) WHERE id = $5",
+        )
+        .bind(display_name.map(str::to_string))
+        .bind(active.map(i64::from))
+        .bind(password_hash.map(str::to_string))
+        .bind(grants.map(|g| to_json(&g)))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if active == Some(false) {
+            // A deactivated user loses every session at once.
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+        }
+        self.user(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.token_hash)
+        .bind(s.user_id)
+        .bind(&s.csrf_token)
+        .bind(ms(s.created_at))
+        .bind(ms(s.expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT token_hash, user_id, csrf_token, created_at, expires_at FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.map(|r| {
+            let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+            Ok(Session {
+                token_hash: r.try_get("token_hash").map_err(g)?,
+                user_id: r.try_get("user_id").map_err(g)?,
+                csrf_token: r.try_get("csrf_token").map_err(g)?,
+                created_at: at(r.try_get("created_at").map_err(g)?),
+                expires_at: at(r.try_get("expires_at").map_err(g)?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn create_token(
+        &self,
+        user_id: Id,
+        name: &str,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<ApiToken, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
+        )
+        .bind(user_id)
+        .bind(name)
+        .bind(token_hash)
+        .bind(ms(now))
+        .bind(expires_at.map(ms))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(ApiToken {
+            id: row.try_get("id").map_err(backend_error)?,
+            user_id,
+            name: name.to_string(),
+            created_at: at(ms(now)),
+            expires_at: expires_at.map(|e| at(ms(e))),
+        })
+    }
+
+    async fn token(&self, token_hash: &str) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query("SELECT id, user_id, name, created_at, expires_at FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.map(|r| {
+            let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+            Ok(ApiToken {
+                id: r.try_get("id").map_err(g)?,
+                user_id: r.try_get("user_id").map_err(g)?,
+                name: r.try_get("name").map_err(g)?,
+                created_at: at(r.try_get("created_at").map_err(g)?),
+                expires_at: opt_at(r.try_get("expires_at").map_err(g)?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn ingest(
+        &self,
+        msg: &NewMessage,
+        seed: &IncidentSeed,
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError> {
+        let existing = |pool: AnyPool| async move {
+            let row = sqlx::query(
+                "SELECT id, incident_id FROM messages WHERE channel = $1 AND source = $2 AND external_id = $3",
+            )
+            .bind(msg.channel.as_str())
+            .bind(&msg.source)
+            .bind(&msg.external_id)
+            .fetch_optional(&pool)
+            .await
+            .map_err(backend_error)?;
+            row.map(|r| -> Result<IngestOutcome, StoreError> {
+                Ok(IngestOutcome {
+                    message_id: r.try_get("id").map_err(backend_error)?,
+                    incident_id: r.try_get("incident_id").map_err(backend_error)?,
+                    created: false,
+                })
+            })
+            .transpose()
+        };
+        if let Some(o) = existing(self.pool.clone()).await? {
+            return Ok(o);
+        }
+        let c = &seed.classification;
+        let mut tx = self.pool.begin().await.map_err(backend_error)?;
+        // The first statement writes, so SQLite takes its write lock up front (no upgrade deadlock).
+        let row = sqlx::query(
+            "INSERT INTO incidents (status, kind, category, direction, territory, region, municipality, org, urgent, \
+             sentiment, confidence, channel, source, summary, created_at, updated_at, next_due, tags, version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, 1) RETURNING id",
+        )
+        .bind(Status::New.as_str())
+        .bind(c.kind.map(|k| k.as_str()))
+        .bind(c.category.clone())
+        .bind(direction(&c.category))
+        .bind(c.territory.clone())
+        .bind(seed.region.clone())
+        .bind(seed.municipality.clone())
+        .bind(seed.org.clone())
+        .bind(c.urgent as i64)
+        .bind(c.sentiment.map(|s| s.as_str()))
+        .bind(c.confidence.map(|x| to_json(&x)))
+        .bind(msg.channel.as_str())
+        .bind(&msg.source)
+        .bind(&seed.summary)
+        .bind(ms(now))
+        .bind(i64::MAX)
+        .bind(to_json(&seed.tags))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        let incident_id: i64 = row.try_get("id").map_err(backend_error)?;
+        let inserted = sqlx::query(
+            "INSERT INTO messages (incident_id, channel, source, external_id, thread_id, parent_id, author_id, \
+             author_name, text, attachments, url, published_at, captured_at, raw) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (channel, source, external_id) DO NOTHING RETURNING id",
+        )
+        .bind(incident_id)
+        .bind(msg.channel.as_str())
+        .bind(&msg.source)
+        .bind(&msg.external_id)
+        .bind(msg.thread_id.clone())
+        .bind(msg.parent_id.clone())
+        .bind(&msg.author.id)
+        .bind(msg.author.name.clone())
+        .bind(&msg.text)
+        .bind(to_json(&msg.attachments))
+        .bind(msg.url.clone())
+        .bind(ms(msg.published_at))
+        .bind(ms(now))
+        .bind(to_json(&msg.raw))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        let Some(row) = inserted else {
+            // Another delivery of the same message won the race: undo ours, report theirs.
+            tx.rollback().await.map_err(backend_error)?;
+            return existing(self.pool.clone()).await?.ok_or(StoreError::Concurrent);
+        };
+        let message_id: i64 = row.try_get("id").map_err(backend_error)?;
+        let changes = vec![FieldChange {
+            field: "status".into(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!("new"),
+        }];
+        sqlx::query(
+            "INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) \
+             VALUES ($1, $2, NULL, 'system', 'intake', $3, $4)",
+        )
+        .bind(incident_id)
+        .bind(ms(now))
+        .bind(to_json(&changes))
+        .bind(format!("{} · {}", msg.channel, msg.source))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        tx.commit().await.map_err(backend_error)?;
+        Ok(IngestOutcome { message_id, incident_id, created: true })
+    }
+
+    async fn record_revision(
+        &self,
+        channel: Channel,
+        source: &str,
+        external_id: &str,
+        rev: &MessageRevision,
+    ) -> Result<Option<Id>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend_error)?;
+        let row = sqlx::query(
+            "INSERT INTO message_revisions (message_id, kind, text, at) \
+             SELECT id, $1, $2, $3 FROM messages WHERE channel = $4 AND source = $5 AND external_id = $6 \
+             RETURNING message_id",
+        )
+        .bind(rev.kind.as_str())
+        .bind(rev.text.clone())
+        .bind(ms(rev.at))
+        .bind(channel.as_str())
+        .bind(source)
+        .bind(external_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let message_id: i64 = row.try_get("message_id").map_err(backend_error)?;
+        let incident: i64 = sqlx::query("SELECT incident_id FROM messages WHERE id = $1")
+            .bind(message_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_error)?
+            .try_get("incident_id")
+            .map_err(backend_error)?;
+        let action = match rev.kind {
+            RevisionKind::Edit => "message_edited",
+            RevisionKind::Delete => "message_deleted",
+        };
+        let changes = vec![FieldChange {
+            field: format!("message.{message_id}.text"),
+            before: serde_json::Value::Null,
+            after: serde_json::json!(rev.text),
+        }];
+        sqlx::query(
+            "INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) \
+             VALUES ($1, $2, NULL, 'system', $3, $4, NULL)",
+        )
+        .bind(incident)
+        .bind(ms(rev.at))
+        .bind(action)
+        .bind(to_json(&changes))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        tx.commit().await.map_err(backend_error)?;
+        Ok(Some(message_id))
+    }
+
+    async fn incident(&self, id: Id) -> Result<Option<Incident>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.as_ref().map(incident_row).transpose()
+    }
+
+    async fn incident_detail(&self, id: Id) -> Result<Option<IncidentDetail>, StoreError> {
+        let Some(incident) = self.incident(id).await? else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT id, incident_id, channel, source, external_id, thread_id, parent_id, author_id, author_name, \
+             text, attachments, url, published_at, captured_at, raw FROM messages WHERE incident_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+            let channel: String = r.try_get("channel").map_err(g)?;
+            let attachments: String = r.try_get("attachments").map_err(g)?;
+            let raw: String = r.try_get("raw").map_err(g)?;
+            let mid: i64 = r.try_get("id").map_err(g)?;
+            let revs = sqlx::query("SELECT kind, text, at FROM message_revisions WHERE message_id = $1 ORDER BY id")
+                .bind(mid)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+            let revisions = revs
+                .iter()
+                .map(|v| {
+                    let kind: String = v.try_get("kind").map_err(g)?;
+                    Ok(MessageRevision {
+                        kind: RevisionKind::parse(&kind).ok_or_else(|| corrupt("revision kind", &kind))?,
+                        text: v.try_get("text").map_err(g)?,
+                        at: at(v.try_get("at").map_err(g)?),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            messages.push(Message {
+                id: mid,
+                incident_id: r.try_get("incident_id").map_err(g)?,
+                body: NewMessage {
+                    channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+                    source: r.try_get("source").map_err(g)?,
+                    external_id: r.try_get("external_id").map_err(g)?,
+                    thread_id: r.try_get("thread_id").map_err(g)?,
+                    parent_id: r.try_get("parent_id").map_err(g)?,
+                    author: Author {
+                        id: r.try_get("author_id").map_err(g)?,
+                        name: r.try_get("author_name").map_err(g)?,
+                    },
+                    text: r.try_get("text").map_err(g)?,
+                    attachments: from_json(&attachments),
+                    published_at: at(r.try_get("published_at").map_err(g)?),
+                    url: r.try_get("url").map_err(g)?,
+                    raw: serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null),
+                },
+                captured_at: at(r.try_get("captured_at").map_err(g)?),
+                revisions,
+            });
+        }
+        let answers = self.answers(id).await?;
+        let history = self.history(id).await?;
+        Ok(Some(IncidentDetail { incident, messages, answers, history }))
+    }
+
+    async fn list_incidents(&self, q: &IncidentQuery, scope: &ScopeFilter) -> Result<Page<Incident>, StoreError> {
+        let (col, desc) = match q.sort {
+            SortKey::CreatedDesc => ("created_at", true),
+            SortKey::CreatedAsc => ("created_at", false),
+            SortKey::DueAsc => ("next_due", false),
+            SortKey::UpdatedDesc => ("updated_at", true),
+        };
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT {INCIDENT_COLS}, {col} AS sort_key FROM incidents"));
+        Self::filter(q, scope, &mut sql);
+        if let Some(c) = q.after {
+            let op = if desc { "<" } else { ">" };
+            sql.push(&format!(" AND ({col}, id) {op} (")).bind(Bind::I(c.key));
+            sql.push(", ").bind(Bind::I(c.id)).push(")");
+        }
+        let dir = if desc { "DESC" } else { "ASC" };
+        let limit = q.limit.clamp(1, 500) as i64;
+        sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT ")).bind(Bind::I(limit + 1));
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(backend_error)?;
+        let mut items = Vec::with_capacity(rows.len());
+        let mut keys = Vec::with_capacity(rows.len());
+        for r in &rows {
+            items.push(incident_row(r)?);
+            keys.push(r.try_get::<i64, _>("sort_key").map_err(backend_error)?);
+        }
+        let next = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|i| Cursor { key: keys[limit as usize - 1], id: i.id })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn count_incidents(&self, q: &IncidentQuery, scope: &ScopeFilter) -> Result<u64, StoreError> {
+        let mut sql = Sql::default();
+        sql.push("SELECT COUNT(*) AS n FROM incidents");
+        Self::filter(q, scope, &mut sql);
+        let row = sql.query().fetch_one(&self.pool).await.map_err(backend_error)?;
+        Ok(row.try_get::<i64, _>("n").map_err(backend_error)?.max(0) as u64)
+    }
+
+    async fn answers(&self, incident_id: Id) -> Result<Vec<Answer>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, incident_id, kind, text, state, author_id, reviewer_id, return_reason, return_comment, \
+             attachments, created_at, updated_at, published_at FROM answers WHERE incident_id = $1 ORDER BY id",
+        )
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut a = answer_row(r)?;
+            a.publications = self.publications(a.id).await?;
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    async fn history(&self, incident_id: Id) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, incident_id, at, actor_id, actor, action, changes, note FROM events \
+             WHERE incident_id = $1 ORDER BY id",
+        )
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+                let changes: String = r.try_get("changes").map_err(g)?;
+                Ok(Event {
+                    id: r.try_get("id").map_err(g)?,
+                    incident_id: r.try_get("incident_id").map_err(g)?,
+                    at: at(r.try_get("at").map_err(g)?),
+                    actor_id: r.try_get("actor_id").map_err(g)?,
+                    actor: r.try_get("actor").map_err(g)?,
+                    action: r.try_get("action").map_err(g)?,
+                    changes: from_json(&changes),
+                    note: r.try_get("note").map_err(g)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn apply(&self, change: &Change) -> Result<Incident, StoreError> {
+        let i = &change.incident;
+        let mut tx = self.pool.begin().await.map_err(backend_error)?;
+        let done = sqlx::query(
+            "UPDATE incidents SET status = $1, kind = $2, category = $3, direction = $4, territory = $5, region = $6, \
+             municipality = $7, org = $8, assignee = $9, urgent = $10, sentiment = $11, confidence = $12, \
+             summary = $13, updated_at = $14, first_answer_due = $15, resolution_due = $16, next_due = $17, \
+             first_answered_at = $18, closed_at = $19, rating = $20, tags = $21, version = version + 1 \
+             WHERE id = $22 AND version = $23",
+        )
+        .bind(i.status.as_str())
+        .bind(i.kind.map(|k| k.as_str()))
+        .bind(i.category.clone())
+        .bind(direction(&i.category))
+        .bind(i.territory.clone())
+        .bind(i.region.clone())
+        .bind(i.municipality.clone())
+        .bind(i.org.clone())
+        .bind(i.assignee)
+        .bind(i.urgent as i64)
+        .bind(i.sentiment.map(|s| s.as_str()))
+        .bind(i.confidence.map(|c| to_json(&c)))
+        .bind(&i.summary)
+        .bind(ms(i.updated_at))
+        .bind(i.first_answer_due.map(ms))
+        .bind(i.resolution_due.map(ms))
+        .bind(next_due_key(i))
+        .bind(i.first_answered_at.map(ms))
+        .bind(i.closed_at.map(ms))
+        .bind(i.rating.map(i64::from))
+        .bind(to_json(&i.tags))
+        .bind(i.id)
+        .bind(change.expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT id FROM incidents WHERE id = $1")
+                .bind(i.id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?
+                .is_some();
+            return Err(if exists { StoreError::Concurrent } else { StoreError::NotFound });
+        }
+        let write_answer = |a: &Answer| {
+            (
+                a.kind.as_str(),
+                a.text.clone(),
+                a.state.as_str(),
+                a.return_reason.map(|r| r.as_str()),
+                to_json(&a.attachments),
+            )
+        };
+        match &change.answer {
+            None => {}
+            Some(AnswerWrite::Insert(a)) => {
+                let (kind, text, state, reason, att) = write_answer(a);
+                sqlx::query(
+                    "INSERT INTO answers (incident_id, kind, text, state, author_id, reviewer_id, return_reason, \
+                     return_comment, attachments, created_at, updated_at, published_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(i.id)
+                .bind(kind)
+                .bind(text)
+                .bind(state)
+                .bind(a.author_id)
+                .bind(a.reviewer_id)
+                .bind(reason)
+                .bind(a.return_comment.clone())
+                .bind(att)
+                .bind(ms(a.created_at))
+                .bind(ms(a.updated_at))
+                .bind(a.published_at.map(ms))
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+            }
+            Some(AnswerWrite::Update { answer: a, new_publications }) => {
+                let (kind, text, state, reason, att) = write_answer(a);
+                let done = sqlx::query(
+                    "UPDATE answers SET kind = $1, text = $2, state = $3, reviewer_id = $4, return_reason = $5, \
+                     return_comment = $6, attachments = $7, updated_at = $8, published_at = $9 \
+                     WHERE id = $10 AND incident_id = $11",
+                )
+                .bind(kind)
+                .bind(text)
+                .bind(state)
+                .bind(a.reviewer_id)
+                .bind(reason)
+                .bind(a.return_comment.clone())
+                .bind(att)
+                .bind(ms(a.updated_at))
+                .bind(a.published_at.map(ms))
+                .bind(a.id)
+                .bind(i.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                for p in new_publications {
+                    sqlx::query(
+                        "INSERT INTO publications (answer_id, channel, target, state, attempts, last_error, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (answer_id, channel, target) DO NOTHING",
+                    )
+                    .bind(a.id)
+                    .bind(p.channel.as_str())
+                    .bind(&p.target)
+                    .bind(p.state.as_str())
+                    .bind(i64::from(p.attempts))
+                    .bind(p.last_error.clone())
+                    .bind(ms(p.updated_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                }
+            }
+        }
+        let e = &change.event;
+        sqlx::query(
+            "INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(i.id)
+        .bind(ms(e.at))
+        .bind(e.actor_id)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(to_json(&e.changes))
+        .bind(e.note.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1")))
+            .bind(i.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        let out = incident_row(&row)?;
+        tx.commit().await.map_err(backend_error)?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,42 @@
+//! SQLite specifics: file creation, WAL and pragmas on every connection, embedded migrations.
+
+use std::time::Duration;
+
+use otklik_core::StoreError;
+use sqlx::Executor;
+use sqlx::any::AnyPoolOptions;
+
+use crate::Backend;
+use crate::sql::{SqlStore, backend_error};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub(crate) async fn open(path: &str) -> Result<SqlStore, StoreError> {
+    let url = if path == ":memory:" {
+        // One shared in-memory database for the whole pool.
+        "sqlite:file:otklik-mem?mode=memory&cache=shared".to_string()
+    } else {
+        format!("sqlite://{path}?mode=rwc")
+    };
+    let memory = path == ":memory:";
+    let pool = AnyPoolOptions::new()
+        .max_connections(if memory { 1 } else { 8 })
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; NORMAL sync is durable at checkpoints.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA cache_size = -65536").await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .map_err(backend_error)?;
+    MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(SqlStore::new(pool, Backend::Sqlite))
+}
