@@ -10,3 +10,4 @@ pub mod store;
 pub mod workflow;
 
 pub use error::{DomainError, StoreError};
+pub use store::Store;

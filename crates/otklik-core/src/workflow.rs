@@ -270,6 +270,17 @@ impl Workflow {
 
     /// Validates a message and stores it with its new incident (idempotent on channel, source, external id).
     pub async fn ingest(&self, msg: &NewMessage, hints: &IntakeHints) -> Result<IngestOutcome, DomainError> {
+        self.ingest_as(&Actor::system(), msg, hints).await
+    }
+
+    /// Intake on behalf of an actor: a message that names no place takes the actor's own territory,
+    /// and one that lands outside the actor's scope is refused.
+    pub async fn ingest_as(
+        &self,
+        actor: &Actor,
+        msg: &NewMessage,
+        hints: &IntakeHints,
+    ) -> Result<IngestOutcome, DomainError> {
         required("source", &msg.source)?;
         required("external_id", &msg.external_id)?;
         check_len("source", &msg.source, MAX_KEY_LEN)?;
@@ -300,10 +311,27 @@ impl Workflow {
         if class.territory.is_none() {
             class.territory = source.and_then(|s| s.territory.clone());
         }
+        if class.territory.is_none() && !actor.is_admin() {
+            class.territory =
+                actor.grants.iter().find(|g| !g.role.bound_to_organisation()).and_then(|g| g.node.clone());
+        }
         let (region, municipality) = match &class.territory {
             Some(t) => catalog.hierarchy.region_and_municipality(t),
             None => (None, None),
         };
+        if !actor.is_admin() {
+            let reachable = actor.grants.iter().any(|g| {
+                !g.role.bound_to_organisation()
+                    && g.node.as_deref().is_some_and(|n| {
+                        class.territory.as_deref() == Some(n)
+                            || region.as_deref() == Some(n)
+                            || municipality.as_deref() == Some(n)
+                    })
+            });
+            if !reachable {
+                return Err(DomainError::Validation("the message's territory is outside your scope".into()));
+            }
+        }
         let seed = IncidentSeed {
             summary: summarise(&msg.text),
             classification: class,

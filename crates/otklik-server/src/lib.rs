@@ -1,1 +1,12 @@
-//! placeholder
+//! Otklik's server: the HTTP API with its OpenAPI description, accounts and sessions, the demo, and
+//! the `otklik` command line. The only crate that knows HTTP.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod refdata;
+pub mod setup;

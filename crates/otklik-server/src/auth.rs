@@ -1,0 +1,159 @@
+//! Accounts: argon2 password hashes, console sessions by cookie with a CSRF token, machine tokens,
+//! and the extractor that turns a request into an authenticated actor.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use base64::Engine;
+use otklik_core::access::Actor;
+use otklik_core::model::{Id, User};
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "otklik_session";
+/// The header that must carry the session's CSRF token on every state-changing request.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Hashes a password into a PHC string (argon2id, random salt).
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        ApiError::internal()
+    })
+}
+
+/// Checks a password against a PHC string; false for anything unreadable.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A fresh random secret, URL-safe.
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Secrets are stored only as hashes, so a database dump reveals no live credential.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Via {
+    Session { token_hash: String, csrf_token: String },
+    Token { token_id: Id },
+}
+
+/// An authenticated request.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub user: User,
+    pub actor: Actor,
+    pub via: Via,
+}
+
+impl Auth {
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.actor.is_admin() { Ok(()) } else { Err(ApiError::forbidden("administrators only")) }
+    }
+}
+
+pub fn actor_of(user: &User) -> Actor {
+    Actor { user_id: Some(user.id), name: user.display_name.clone(), grants: user.grants.clone() }
+}
+
+fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|line| {
+        line.split(';').map(str::trim).find_map(|kv| kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+    })
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let store = state.workflow.store();
+        let now = state.workflow.now();
+        let bearer = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").map(str::trim));
+        let (user_id, via) = if let Some(token) = bearer {
+            let t = store
+                .token(&token_hash(token))
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("invalid_token", "the API token is not valid"))?;
+            if t.expires_at.is_some_and(|e| e <= now) {
+                return Err(ApiError::unauthorized("token_expired", "the API token has expired"));
+            }
+            (t.user_id, Via::Token { token_id: t.id })
+        } else if let Some(cookie) = cookie_value(parts, SESSION_COOKIE) {
+            let hash = token_hash(cookie);
+            let s = store
+                .session(&hash)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("session_expired", "the session has ended; log in again"))?;
+            if s.expires_at <= now {
+                store.delete_session(&hash).await?;
+                return Err(ApiError::unauthorized("session_expired", "the session has ended; log in again"));
+            }
+            let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+            if !safe {
+                let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if !constant_time_eq(sent.as_bytes(), s.csrf_token.as_bytes()) {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "csrf_failed",
+                        "missing or wrong X-CSRF-Token header",
+                    ));
+                }
+            }
+            (s.user_id, Via::Session { token_hash: hash, csrf_token: s.csrf_token })
+        } else {
+            return Err(ApiError::unauthorized("unauthenticated", "log in or send an API token"));
+        };
+        let user = store
+            .user(user_id)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| ApiError::unauthorized("account_disabled", "the account is disabled"))?;
+        Ok(Auth { actor: actor_of(&user), user, via })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let h = hash_password("секрет").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("секрет", &h));
+        assert!(!verify_password("другое", &h));
+        assert!(!verify_password("секрет", "not a hash"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+        assert!(
+            constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd") && !constant_time_eq(b"a", b"ab")
+        );
+    }
+}

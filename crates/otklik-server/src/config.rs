@@ -1,0 +1,100 @@
+//! The server's configuration file (TOML), with defaults and errors that name the file and line.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `otklik serve` reads from its configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub reference: ReferenceConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Mark session cookies `Secure` (keep on behind HTTPS).
+    pub secure_cookies: bool,
+    /// How long a console session lasts.
+    pub session_hours: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit: 2 * 1024 * 1024,
+            secure_cookies: true,
+            session_hours: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` for the embedded database or `postgres://…`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceConfig {
+    /// A folder with territories.toml, organisations.toml, taxonomy.toml and optionally
+    /// sources.toml; the built-in reference data when absent.
+    pub dir: Option<PathBuf>,
+}
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Config {
+    pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError {
+            file: file.into(),
+            line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+            message: e.message().to_string(),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            line: None,
+            message: e.to_string(),
+        })?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let c = Config::parse("c.toml", "[database]\nurl = \"sqlite://x.db\"\n").unwrap();
+        assert_eq!(c.server.addr.port(), 8080);
+        assert!(c.server.secure_cookies);
+        let e = Config::parse("c.toml", "[database]\nurl = \"x\"\n[server]\nport = 1\n").unwrap_err();
+        assert_eq!(e.line, Some(4));
+        assert!(e.to_string().starts_with("c.toml:4:"), "{e}");
+        assert!(Config::parse("c.toml", "[server]\n").unwrap_err().message.contains("database"));
+    }
+}
