@@ -548,7 +548,7 @@ impl Workflow {
                 let mut b = a.clone();
                 b.state = AnswerState::Approved;
                 b.reviewer_id = actor.user_id;
-                b.return_reason = None;
+                // The last return reason stays on the answer for rework statistics.
                 b.updated_at = now;
                 extra_changes.push(answer_change(&a, &b));
                 answer_write = Some(AnswerWrite::Update { answer: b, new_publications: vec![] });

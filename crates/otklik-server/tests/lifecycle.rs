@@ -1,0 +1,232 @@
+//! End to end over HTTP: a citizen's message becomes an incident, is worked, answered, reviewed,
+//! returned, approved, published and closed, with every step in its history.
+
+mod common;
+
+use common::{TestApp, message};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_walks_through_every_state_to_closed() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let operator = app.token("operator-gryazi").await;
+    let executor = app.token("executor-gryazi").await;
+    let head = app.token("head-gryazi").await;
+
+    // Intake, and the same delivery again.
+    let (s, first) = app.post(&admin, "/api/v1/messages", message("wall-1_101", Some("gryazinsky-gryazi"))).await;
+    assert_eq!(s, 201, "{first}");
+    let (s, again) = app.post(&admin, "/api/v1/messages", message("wall-1_101", Some("gryazinsky-gryazi"))).await;
+    assert_eq!(s, 200);
+    assert_eq!(again["created"], false);
+    assert_eq!(again["incident_id"], first["incident_id"]);
+    let id = first["incident_id"].as_i64().unwrap();
+
+    let (_, card) = app.get(&operator, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["status"], "new");
+    assert_eq!(card["incident"]["municipality"], "gryazinsky");
+    assert_eq!(card["incident"]["region"], "lipetsk-oblast");
+    assert_eq!(card["messages"][0]["text"], "На улице Правды в Грязях огромная яма, машины бьют колёса");
+    assert_eq!(card["messages"][0]["raw"]["external_id"], "wall-1_101", "the raw payload is kept");
+    assert_eq!(card["allowed_actions"], json!(["moderate", "assign", "reject"]));
+
+    let step = |who: &'static str, body: serde_json::Value, status: &'static str| (who, body, status);
+    let steps = vec![
+        step(
+            "operator",
+            json!({"action": "moderate", "kind": "complaint", "category": "roads.surface.potholes", "urgent": false}),
+            "moderated",
+        ),
+        step("operator", json!({"action": "assign", "org": "adm-gryazinsky", "note": "дороги округа"}), "assigned"),
+        step("executor", json!({"action": "take"}), "in_work"),
+        step(
+            "executor",
+            json!({"action": "draft_answer", "kind": "intermediate", "text": "Заявка принята, выезд бригады завтра."}),
+            "in_work",
+        ),
+        step("executor", json!({"action": "submit_for_review"}), "review"),
+        step("operator", json!({"action": "approve"}), "approved"),
+        step("operator", json!({"action": "publish"}), "in_work"),
+        step("executor", json!({"action": "draft_answer", "kind": "final", "text": "Яма будет заделана."}), "in_work"),
+        step("executor", json!({"action": "submit_for_review"}), "review"),
+        step(
+            "operator",
+            json!({"action": "return_for_rework", "reason": "no_deadline", "comment": "Укажите срок и приложите фото."}),
+            "rework",
+        ),
+        step(
+            "head",
+            json!({"action": "draft_answer", "kind": "final", "text": "Яма заделана 3 марта, фото во вложении.", "attachments": [{"kind": "photo", "url": "https://example.org/done.jpg"}]}),
+            "rework",
+        ),
+        step("head", json!({"action": "submit_for_review"}), "review"),
+        step("operator", json!({"action": "approve", "note": "ок"}), "approved"),
+        step("operator", json!({"action": "publish"}), "answered"),
+        step("operator", json!({"action": "close"}), "closed"),
+    ];
+    for (who, body, expected) in steps {
+        let token = match who {
+            "operator" => &operator,
+            "executor" => &executor,
+            _ => &head,
+        };
+        app.clock.advance(chrono::Duration::minutes(7));
+        let (s, inc) = app.act(token, id, body.clone()).await;
+        assert_eq!(s, 200, "{who} {body}: {inc}");
+        assert_eq!(inc["status"], expected, "{who} {body}");
+    }
+
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    let inc = &card["incident"];
+    assert_eq!(inc["status"], "closed");
+    assert_eq!(inc["org"], "adm-gryazinsky");
+    assert_eq!(inc["category"], "roads.surface.potholes");
+    assert!(inc["first_answered_at"].is_string(), "the intermediate answer counts as the first answer");
+    assert!(inc["closed_at"].is_string());
+    assert_eq!(card["allowed_actions"], json!(["reopen"]));
+
+    let actions: Vec<&str> =
+        card["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        vec![
+            "intake",
+            "moderate",
+            "assign",
+            "take",
+            "draft_answer",
+            "submit_for_review",
+            "approve",
+            "publish_intermediate",
+            "draft_answer",
+            "submit_for_review",
+            "return_for_rework",
+            "draft_answer",
+            "submit_for_review",
+            "approve",
+            "publish_final",
+            "close"
+        ]
+    );
+    let history = card["history"].as_array().unwrap();
+    let moderate = &history[1];
+    assert_eq!(moderate["actor"], "User operator-gryazi");
+    let change = moderate["changes"].as_array().unwrap().iter().find(|c| c["field"] == "category").unwrap();
+    assert_eq!(change["before"], serde_json::Value::Null);
+    assert_eq!(change["after"], "roads.surface.potholes");
+    let ret = &history[10];
+    assert_eq!(ret["note"], "no_deadline: Укажите срок и приложите фото.");
+    let status_change = ret["changes"].as_array().unwrap().iter().find(|c| c["field"] == "status").unwrap();
+    assert_eq!((status_change["before"].as_str(), status_change["after"].as_str()), (Some("review"), Some("rework")));
+    // History instants never go backwards.
+    let ats: Vec<&str> = history.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(ats.windows(2).all(|w| w[0] <= w[1]));
+
+    let answers = card["answers"].as_array().unwrap();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["kind"], "intermediate");
+    assert_eq!(answers[1]["state"], "published");
+    assert_eq!(answers[1]["return_reason"], "no_deadline");
+    assert_eq!(answers[1]["text"], "Яма заделана 3 марта, фото во вложении.");
+    let pubs = answers[1]["publications"].as_array().unwrap();
+    assert_eq!(pubs.len(), 1);
+    assert_eq!(pubs[0]["channel"], "vk");
+    assert_eq!(pubs[0]["target"], "club-test:wall-1_101");
+    assert_eq!(pubs[0]["state"], "pending");
+
+    // Reopening goes back to the organisation, with the reason recorded.
+    let (s, inc) =
+        app.act(&operator, id, json!({"action": "reopen", "reason": "Житель пишет, что яма снова появилась"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(inc["status"], "assigned");
+    assert_eq!(inc["closed_at"], serde_json::Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejection_redirect_and_deferral() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let curator = app.token("curator-lipetsk").await;
+    let head = app.token("head-gryazi").await;
+
+    let spam = app.ingest(&admin, "spam-1", Some("gryazinsky")).await;
+    let (s, inc) = app.act(&curator, spam, json!({"action": "reject", "reason": "spam", "comment": "реклама"})).await;
+    assert_eq!((s.as_u16(), inc["status"].as_str()), (200, Some("rejected")));
+    let (s, inc) = app.act(&curator, spam, json!({"action": "reopen", "reason": "не спам"})).await;
+    assert_eq!((s.as_u16(), inc["status"].as_str()), (200, Some("moderated")));
+
+    let id = app.ingest(&admin, "redir-1", Some("gryazinsky")).await;
+    app.act(&curator, id, json!({"action": "assign", "org": "adm-gryazinsky"})).await;
+    let (s, _) = app.act(&head, id, json!({"action": "redirect", "org": "adm-gryazinsky", "reason": "x"})).await;
+    assert_eq!(s, 422, "redirecting to the same organisation is refused");
+    let (s, inc) = app
+        .act(&head, id, json!({"action": "redirect", "org": "lipetsk-gzhi", "reason": "Вопрос жилищной инспекции"}))
+        .await;
+    assert_eq!(s, 200, "{inc}");
+    assert_eq!((inc["status"].as_str(), inc["org"].as_str()), (Some("assigned"), Some("lipetsk-gzhi")));
+    // The head of the former organisation no longer sees it.
+    let (s, _) = app.get(&head, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(s, 404);
+    let (s, inc) = app.act(&curator, id, json!({"action": "defer", "reason": "Работы запланированы на весну"})).await;
+    assert_eq!((s.as_u16(), inc["status"].as_str()), (200, Some("deferred")));
+    let (s, inc) = app.act(&curator, id, json!({"action": "resume"})).await;
+    assert_eq!((s.as_u16(), inc["status"].as_str()), (200, Some("in_work")));
+    // A redirect to an organisation of another region is refused for a regional curator.
+    let (s, e) = app.act(&curator, id, json!({"action": "redirect", "org": "adm-spb-frunzensky", "reason": "x"})).await;
+    assert_eq!(s, 422, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_deliveries_make_one_incident() {
+    let app = std::sync::Arc::new(TestApp::start().await);
+    let admin = app.token("admin").await;
+    let mut tasks = vec![];
+    for _ in 0..24 {
+        let (app, admin) = (app.clone(), admin.clone());
+        tasks.push(tokio::spawn(async move { app.post(&admin, "/api/v1/messages", message("dup-1", None)).await }));
+    }
+    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
+    for t in tasks {
+        let (s, v) = t.await.unwrap();
+        assert!(s == 201 || s == 200, "{s} {v}");
+        created += (s == 201) as usize;
+        ids.insert(v["incident_id"].as_i64().unwrap());
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1);
+    let (_, list) = app.get(&admin, "/api/v1/incidents?count=true").await;
+    assert_eq!(list["total"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_filter_and_page_by_cursor() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    for i in 0..12 {
+        let t = if i % 2 == 0 { "gryazinsky" } else { "yelets-city" };
+        app.clock.advance(chrono::Duration::seconds(30));
+        app.ingest(&admin, &format!("l-{i}"), Some(t)).await;
+    }
+    let mut seen = vec![];
+    let mut path = "/api/v1/incidents?limit=5&territory=gryazinsky".to_string();
+    loop {
+        let (s, page) = app.get(&admin, &path).await;
+        assert_eq!(s, 200, "{page}");
+        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/incidents?limit=5&territory=gryazinsky&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 6);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first: {seen:?}");
+    let (_, asc) = app.get(&admin, "/api/v1/incidents?sort=created_asc&limit=3&status=new,moderated&channel=vk").await;
+    let ids: Vec<i64> = asc["items"].as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let (_, none) = app.get(&admin, "/api/v1/incidents?status=closed&count=true").await;
+    assert_eq!(none["total"], 0);
+    let (_, overdue) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(overdue["total"], 0, "no deadlines are set yet");
+}
