@@ -31,6 +31,13 @@ impl Hierarchy {
         self.territories.get(code)
     }
 
+    /// Every territory code.
+    pub fn territory_codes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.territories.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
     pub fn org(&self, code: &str) -> Option<&Organisation> {
         self.orgs.get(code)
     }

@@ -99,7 +99,7 @@ fn line_of(text: &str, code: &str) -> Option<usize> {
 
 fn parse<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ReferenceError> {
     toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         ReferenceError { file: file.into(), line, message: e.message().to_string() }
     })
 }

@@ -611,6 +611,7 @@ async fn patch_user(
         .store()
         .update_user(id, p.display_name.as_deref(), p.active, hash.as_deref(), p.grants.as_deref())
         .await?;
+    state.token_cache.clear();
     Ok(Json(user))
 }
 

@@ -33,6 +33,13 @@ pub struct AppState {
     pub workflow: Arc<Workflow>,
     pub settings: Arc<Settings>,
     pub metrics: Option<PrometheusHandle>,
+    pub token_cache: Arc<crate::auth::TokenCache>,
+}
+
+impl AppState {
+    pub fn new(workflow: Arc<Workflow>, settings: Settings, metrics: Option<PrometheusHandle>) -> Self {
+        AppState { workflow, settings: Arc::new(settings), metrics, token_cache: Default::default() }
+    }
 }
 
 /// Installs the process-wide Prometheus recorder once.

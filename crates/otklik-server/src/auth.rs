@@ -44,11 +44,49 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Recently verified machine tokens, so hot integrations do not pay two lookups per request.
+/// Entries live a few seconds; changes to accounts clear the cache at once.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Auth)>>,
+}
+
+const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<Auth> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(hash).filter(|(at, _)| at.elapsed() < TOKEN_CACHE_TTL).map(|(_, a)| a.clone())
+    }
+
+    fn put(&self, hash: String, auth: Auth) {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (at, _)| at.elapsed() < TOKEN_CACHE_TTL);
+        }
+        map.insert(hash, (std::time::Instant::now(), auth));
+    }
+
+    /// Forgets everything (after any change to accounts or tokens).
+    pub fn clear(&self) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 /// How a request proved who it is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Via {
     Session { token_hash: String, csrf_token: String },
-    Token { token_id: Id },
+    Token { token_id: Id, expires_at: Option<chrono::DateTime<chrono::Utc>> },
+}
+
+impl Via {
+    fn token_expiry(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Via::Token { expires_at, .. } => *expires_at,
+            Via::Session { .. } => None,
+        }
+    }
 }
 
 /// An authenticated request.
@@ -87,14 +125,20 @@ impl FromRequestParts<AppState> for Auth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").map(str::trim));
         let (user_id, via) = if let Some(token) = bearer {
+            let hash = token_hash(token);
+            if let Some(a) = state.token_cache.get(&hash)
+                && a.via.token_expiry().is_none_or(|e| e > now)
+            {
+                return Ok(a);
+            }
             let t = store
-                .token(&token_hash(token))
+                .token(&hash)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("invalid_token", "the API token is not valid"))?;
             if t.expires_at.is_some_and(|e| e <= now) {
                 return Err(ApiError::unauthorized("token_expired", "the API token has expired"));
             }
-            (t.user_id, Via::Token { token_id: t.id })
+            (t.user_id, Via::Token { token_id: t.id, expires_at: t.expires_at })
         } else if let Some(cookie) = cookie_value(parts, SESSION_COOKIE) {
             let hash = token_hash(cookie);
             let s = store
@@ -125,7 +169,13 @@ impl FromRequestParts<AppState> for Auth {
             .await?
             .filter(|u| u.active)
             .ok_or_else(|| ApiError::unauthorized("account_disabled", "the account is disabled"))?;
-        Ok(Auth { actor: actor_of(&user), user, via })
+        let auth = Auth { actor: actor_of(&user), user, via };
+        if let Via::Token { .. } = &auth.via
+            && let Some(token) = bearer
+        {
+            state.token_cache.put(token_hash(token), auth.clone());
+        }
+        Ok(auth)
     }
 }
 

@@ -68,7 +68,7 @@ impl Config {
     pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError {
             file: file.into(),
-            line: e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1)),
+            line: e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
             message: e.message().to_string(),
         })
     }

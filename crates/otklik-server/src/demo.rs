@@ -98,16 +98,11 @@ pub async fn run(addr: SocketAddr, data: &Path, interval: f64) -> anyhow::Result
         )
         .await?;
     let wf = setup::workflow(store.clone(), Arc::new(SystemClock)).await?;
-    let state = AppState {
-        workflow: wf,
-        settings: Arc::new(Settings {
-            secure_cookies: false,
-            session_hours: 12,
-            body_limit: 2 * 1024 * 1024,
-            demo: true,
-        }),
-        metrics: crate::app::metrics_handle(),
-    };
+    let state = AppState::new(
+        wf,
+        Settings { secure_cookies: false, session_hours: 12, body_limit: 2 * 1024 * 1024, demo: true },
+        crate::app::metrics_handle(),
+    );
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     print_banner(local, data);

@@ -48,16 +48,16 @@ pub async fn state(config: &Config, demo: bool) -> anyhow::Result<AppState> {
     let reference = reference_for(config)?;
     let store = open_store(&config.database.url, &reference).await?;
     let wf = workflow(store, Arc::new(SystemClock)).await?;
-    Ok(AppState {
-        workflow: wf,
-        settings: Arc::new(Settings {
+    Ok(AppState::new(
+        wf,
+        Settings {
             secure_cookies: config.server.secure_cookies,
             session_hours: config.server.session_hours,
             body_limit: config.server.body_limit,
             demo,
-        }),
-        metrics: crate::app::metrics_handle(),
-    })
+        },
+        crate::app::metrics_handle(),
+    ))
 }
 
 /// A database URL with any password removed, fit for messages.

@@ -2,6 +2,7 @@
 //! portable SQL for the embedded SQLite database and for PostgreSQL.
 
 pub mod conformance;
+mod intake;
 mod postgres;
 mod sql;
 mod sqlite;

@@ -35,3 +35,22 @@ pub async fn fresh_database(base_url: &str) -> Result<String, StoreError> {
     let (server, _) = base_url.rsplit_once('/').ok_or_else(|| StoreError::Backend("bad PostgreSQL URL".into()))?;
     Ok(format!("{server}/{name}"))
 }
+
+/// Ids for `n` new rows of `table`, drawn from its identity sequence (safe across workers).
+pub(crate) async fn allocate_ids(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: &str,
+    n: usize,
+) -> Result<Vec<i64>, StoreError> {
+    use sqlx::Row;
+    let sql = match table {
+        "incidents" => "SELECT nextval(pg_get_serial_sequence('incidents', 'id')) AS id FROM generate_series(1, $1)",
+        "messages" => "SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id FROM generate_series(1, $1)",
+        other => return Err(StoreError::Backend(format!("no id allocation for {other}"))),
+    };
+    let rows = sqlx::query(sql).bind(n as i64).fetch_all(&mut **tx).await.map_err(backend_error)?;
+    let mut ids =
+        rows.iter().map(|r| r.try_get::<i64, _>("id").map_err(backend_error)).collect::<Result<Vec<_>, _>>()?;
+    ids.sort_unstable();
+    Ok(ids)
+}

@@ -19,6 +19,11 @@ use crate::Backend;
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time; queueing writers here instead of in SQLite's busy
+    /// handler (which sleeps) keeps write throughput high under concurrency.
+    write_lock: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// The group-commit queue of intake.
+    intake: tokio::sync::mpsc::Sender<crate::intake::Job>,
 }
 
 pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
@@ -32,7 +37,7 @@ pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
     }
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
@@ -44,7 +49,7 @@ fn opt_at(v: Option<i64>) -> Option<DateTime<Utc>> {
     v.map(at)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> String {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
@@ -58,25 +63,27 @@ fn corrupt(what: &str, v: &str) -> StoreError {
 
 /// A bound value of a dynamically built query.
 #[derive(Debug, Clone)]
-enum Bind {
+pub(crate) enum Bind {
     I(i64),
     S(String),
+    /// A NULL text value.
+    Null,
 }
 
 /// Builds SQL with numbered placeholders and the values to bind.
 #[derive(Debug, Default)]
-struct Sql {
+pub(crate) struct Sql {
     text: String,
     binds: Vec<Bind>,
 }
 
 impl Sql {
-    fn push(&mut self, s: &str) -> &mut Self {
+    pub(crate) fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
         self
     }
 
-    fn bind(&mut self, b: Bind) -> &mut Self {
+    pub(crate) fn bind(&mut self, b: Bind) -> &mut Self {
         self.binds.push(b);
         self.text.push_str(&format!("${}", self.binds.len()));
         self
@@ -93,13 +100,14 @@ impl Sql {
         self.push(")")
     }
 
-    fn query(&self) -> Query<'_, Any, AnyArguments> {
+    pub(crate) fn query(&self) -> Query<'_, Any, AnyArguments> {
         // Only fixed fragments and placeholders are pushed as text; every value is bound.
         let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
         for b in &self.binds {
             q = match b {
                 Bind::I(i) => q.bind(*i),
                 Bind::S(s) => q.bind(s.clone()),
+                Bind::Null => q.bind(None::<String>),
             };
         }
         q
@@ -187,13 +195,23 @@ fn next_due_key(i: &Incident) -> i64 {
     i.next_due().map(ms).unwrap_or(i64::MAX)
 }
 
-fn direction(category: &Option<String>) -> Option<String> {
+pub(crate) fn direction(category: &Option<String>) -> Option<String> {
     category.as_deref().map(|c| c.split('.').next().unwrap_or(c).to_string())
 }
 
 impl SqlStore {
     pub(crate) fn new(pool: AnyPool, backend: Backend) -> Self {
-        SqlStore { pool, backend }
+        let write_lock = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        let intake = crate::intake::spawn(pool.clone(), backend, write_lock.clone());
+        SqlStore { pool, backend, write_lock, intake }
+    }
+
+    /// Takes the in-process writer slot (SQLite only) for the duration of a write transaction.
+    async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -639,104 +657,10 @@ impl Store for SqlStore {
         seed: &IncidentSeed,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, StoreError> {
-        let existing = |pool: AnyPool| async move {
-            let row = sqlx::query(
-                "SELECT id, incident_id FROM messages WHERE channel = $1 AND source = $2 AND external_id = $3",
-            )
-            .bind(msg.channel.as_str())
-            .bind(&msg.source)
-            .bind(&msg.external_id)
-            .fetch_optional(&pool)
-            .await
-            .map_err(backend_error)?;
-            row.map(|r| -> Result<IngestOutcome, StoreError> {
-                Ok(IngestOutcome {
-                    message_id: r.try_get("id").map_err(backend_error)?,
-                    incident_id: r.try_get("incident_id").map_err(backend_error)?,
-                    created: false,
-                })
-            })
-            .transpose()
-        };
-        if let Some(o) = existing(self.pool.clone()).await? {
-            return Ok(o);
-        }
-        let c = &seed.classification;
-        let mut tx = self.pool.begin().await.map_err(backend_error)?;
-        // The first statement writes, so SQLite takes its write lock up front (no upgrade deadlock).
-        let row = sqlx::query(
-            "INSERT INTO incidents (status, kind, category, direction, territory, region, municipality, org, urgent, \
-             sentiment, confidence, channel, source, summary, created_at, updated_at, next_due, tags, version) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, 1) RETURNING id",
-        )
-        .bind(Status::New.as_str())
-        .bind(c.kind.map(|k| k.as_str()))
-        .bind(c.category.clone())
-        .bind(direction(&c.category))
-        .bind(c.territory.clone())
-        .bind(seed.region.clone())
-        .bind(seed.municipality.clone())
-        .bind(seed.org.clone())
-        .bind(c.urgent as i64)
-        .bind(c.sentiment.map(|s| s.as_str()))
-        .bind(c.confidence.map(|x| to_json(&x)))
-        .bind(msg.channel.as_str())
-        .bind(&msg.source)
-        .bind(&seed.summary)
-        .bind(ms(now))
-        .bind(i64::MAX)
-        .bind(to_json(&seed.tags))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-        let incident_id: i64 = row.try_get("id").map_err(backend_error)?;
-        let inserted = sqlx::query(
-            "INSERT INTO messages (incident_id, channel, source, external_id, thread_id, parent_id, author_id, \
-             author_name, text, attachments, url, published_at, captured_at, raw) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (channel, source, external_id) DO NOTHING RETURNING id",
-        )
-        .bind(incident_id)
-        .bind(msg.channel.as_str())
-        .bind(&msg.source)
-        .bind(&msg.external_id)
-        .bind(msg.thread_id.clone())
-        .bind(msg.parent_id.clone())
-        .bind(&msg.author.id)
-        .bind(msg.author.name.clone())
-        .bind(&msg.text)
-        .bind(to_json(&msg.attachments))
-        .bind(msg.url.clone())
-        .bind(ms(msg.published_at))
-        .bind(ms(now))
-        .bind(to_json(&msg.raw))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-        let Some(row) = inserted else {
-            // Another delivery of the same message won the race: undo ours, report theirs.
-            tx.rollback().await.map_err(backend_error)?;
-            return existing(self.pool.clone()).await?.ok_or(StoreError::Concurrent);
-        };
-        let message_id: i64 = row.try_get("id").map_err(backend_error)?;
-        let changes = vec![FieldChange {
-            field: "status".into(),
-            before: serde_json::Value::Null,
-            after: serde_json::json!("new"),
-        }];
-        sqlx::query(
-            "INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) \
-             VALUES ($1, $2, NULL, 'system', 'intake', $3, $4)",
-        )
-        .bind(incident_id)
-        .bind(ms(now))
-        .bind(to_json(&changes))
-        .bind(format!("{} · {}", msg.channel, msg.source))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend_error)?;
-        tx.commit().await.map_err(backend_error)?;
-        Ok(IngestOutcome { message_id, incident_id, created: true })
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = crate::intake::Job { msg: msg.clone(), seed: seed.clone(), now, reply };
+        self.intake.send(job).await.map_err(|_| StoreError::Backend("the intake writer has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Backend("the intake writer has stopped".into()))?
     }
 
     async fn record_revision(
@@ -746,6 +670,7 @@ impl Store for SqlStore {
         external_id: &str,
         rev: &MessageRevision,
     ) -> Result<Option<Id>, StoreError> {
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await.map_err(backend_error)?;
         let row = sqlx::query(
             "INSERT INTO message_revisions (message_id, kind, text, at) \
@@ -957,6 +882,7 @@ impl Store for SqlStore {
 
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError> {
         let i = &change.incident;
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await.map_err(backend_error)?;
         let done = sqlx::query(
             "UPDATE incidents SET status = $1, kind = $2, category = $3, direction = $4, territory = $5, region = $6, \

@@ -40,3 +40,20 @@ pub(crate) async fn open(path: &str) -> Result<SqlStore, StoreError> {
     MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(SqlStore::new(pool, Backend::Sqlite))
 }
+
+/// Ids for `n` new rows of `table`; callers hold SQLite's write lock (BEGIN IMMEDIATE).
+pub(crate) async fn allocate_ids(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: &str,
+    n: usize,
+) -> Result<Vec<i64>, StoreError> {
+    use sqlx::Row;
+    let sql = match table {
+        "incidents" => "SELECT COALESCE(MAX(id), 0) AS m FROM incidents",
+        "messages" => "SELECT COALESCE(MAX(id), 0) AS m FROM messages",
+        other => return Err(StoreError::Backend(format!("no id allocation for {other}"))),
+    };
+    let row = sqlx::query(sql).fetch_one(&mut **tx).await.map_err(backend_error)?;
+    let max: i64 = row.try_get("m").map_err(backend_error)?;
+    Ok((1..=n as i64).map(|k| max + k).collect())
+}

@@ -65,11 +65,11 @@ impl TestApp {
                 .await
                 .unwrap();
         }
-        let state = AppState {
-            workflow: workflow.clone(),
-            settings: Arc::new(Settings { secure_cookies: false, session_hours: 12, body_limit, demo: false }),
-            metrics: None,
-        };
+        let state = AppState::new(
+            workflow.clone(),
+            Settings { secure_cookies: false, session_hours: 12, body_limit, demo: false },
+            None,
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(otklik_server::app::serve(listener, state));

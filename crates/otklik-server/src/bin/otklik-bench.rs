@@ -1,0 +1,250 @@
+//! Benchmarks printed as figures for docs/benchmarks.md: intake through the HTTP API into SQLite,
+#![allow(clippy::print_stdout)] // A benchmark prints its figures.
+//! and listing a queue page with many incidents stored.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use otklik_core::Store;
+use otklik_core::model::{Author, Channel, Grant, NewMessage, NewUser, Role};
+use otklik_core::workflow::{IntakeHints, SystemClock};
+use otklik_server::app::{AppState, Settings};
+use otklik_server::{auth, refdata, setup};
+
+#[derive(Debug, Parser)]
+#[command(name = "otklik-bench", about = "Otklik benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Messages per second through POST /api/v1/messages into a fresh SQLite database.
+    Intake {
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Database URL; a fresh SQLite file in a temporary folder when absent.
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Latency of GET /api/v1/incidents pages with N incidents stored.
+    Queue {
+        #[arg(long, default_value_t = 1_000_000)]
+        incidents: usize,
+        /// Reuse (or create and keep) the database at this SQLite path.
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
+}
+
+struct Server {
+    base: String,
+    token: String,
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn start(url: Option<String>) -> anyhow::Result<Server> {
+    let (url, dir) = match url {
+        Some(u) => (u, None),
+        None => {
+            let d = tempfile::tempdir()?;
+            (format!("sqlite://{}", d.path().join("bench.db").display()), Some(d))
+        }
+    };
+    let reference = refdata::builtin()?;
+    let store = setup::open_store(&url, &reference).await?;
+    let wf = setup::workflow(store.clone(), Arc::new(SystemClock)).await?;
+    let user = match store.user_by_login("bench").await? {
+        Some((u, _)) => u,
+        None => {
+            store
+                .create_user(
+                    &NewUser {
+                        login: "bench".into(),
+                        display_name: "bench".into(),
+                        password_hash: None,
+                        grants: vec![Grant { role: Role::Admin, node: None }],
+                    },
+                    Utc::now(),
+                )
+                .await?
+        }
+    };
+    let token = format!("otk_{}", auth::random_token());
+    store.create_token(user.id, "bench", &auth::token_hash(&token), Utc::now(), None).await?;
+    let state =
+        AppState::new(wf, Settings { secure_cookies: false, session_hours: 1, body_limit: 1 << 20, demo: false }, None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(otklik_server::app::serve(listener, state));
+    Ok(Server { base, token, store: store as Arc<dyn Store>, _dir: dir })
+}
+
+const TEXTS: &[&str] = &[
+    "На улице Правды в Грязях огромная яма, машины бьют колёса",
+    "Третий день нет горячей воды в доме 12 по Советской, управляющая компания молчит",
+    "Когда уберут контейнерную площадку у школы? Мусор не вывозят неделю",
+    "Спасибо за новую детскую площадку во дворе!",
+    "Стая собак у остановки бросается на детей, примите меры",
+];
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn intake(messages: usize, concurrency: usize, database: Option<String>) -> anyhow::Result<()> {
+    let server = start(database).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let url = format!("{}/api/v1/messages", server.base);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..concurrency {
+        let (client, url, token, next) = (client.clone(), url.clone(), server.token.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = vec![];
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= messages {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                let body = serde_json::json!({
+                    "channel": "vk", "source": "club-bench", "external_id": format!("m-{i}"),
+                    "author": {"id": format!("vk:{}", i % 5000), "name": "Житель"},
+                    "text": TEXTS[i % TEXTS.len()], "published_at": Utc::now(),
+                });
+                let t = Instant::now();
+                let res = client.post(&url).bearer_auth(&token).json(&body).send().await?;
+                anyhow::ensure!(res.status().as_u16() == 201, "intake answered {}", res.status());
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut lat = vec![];
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    println!(
+        "intake: {messages} messages, concurrency {concurrency}: {:.0} messages/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        messages as f64 / secs,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    Ok(())
+}
+
+async fn queue(incidents: usize, db: Option<std::path::PathBuf>, requests: usize) -> anyhow::Result<()> {
+    let (url, _tmp) = match db {
+        Some(p) => (format!("sqlite://{}", p.display()), None),
+        None => {
+            let d = tempfile::tempdir()?;
+            (format!("sqlite://{}", d.path().join("queue.db").display()), Some(d))
+        }
+    };
+    let server = start(Some(url)).await?;
+    let have = server
+        .store
+        .count_incidents(&Default::default(), &otklik_core::access::ScopeFilter { all: true, ..Default::default() })
+        .await? as usize;
+    if have < incidents {
+        let t = Instant::now();
+        let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock)).await?;
+        let territories: Vec<String> = wf.catalog().hierarchy.clone().territory_codes().into_iter().collect();
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(have));
+        let mut tasks = vec![];
+        // Many concurrent writers fill the intake's group commits.
+        for _ in 0..128 {
+            let (wf, next, territories) = (wf.clone(), next.clone(), territories.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= incidents {
+                        return Ok::<_, anyhow::Error>(());
+                    }
+                    let msg = NewMessage {
+                        channel: Channel::ALL[i % 4],
+                        source: "club-bench".into(),
+                        external_id: format!("q-{i}"),
+                        thread_id: None,
+                        parent_id: None,
+                        author: Author { id: format!("vk:{}", i % 9973), name: None },
+                        text: TEXTS[i % TEXTS.len()].into(),
+                        attachments: vec![],
+                        published_at: Utc::now(),
+                        url: None,
+                        raw: serde_json::Value::Null,
+                    };
+                    let hints =
+                        IntakeHints { territory: Some(territories[i % territories.len()].clone()), category: None };
+                    wf.ingest(&msg, &hints).await.context("ingest")?;
+                    if i % 100_000 == 0 {
+                        eprintln!("loaded {i}");
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await??;
+        }
+        eprintln!("loaded {} incidents in {:.0} s", incidents - have, t.elapsed().as_secs_f64());
+    }
+    let client = reqwest::Client::new();
+    let pages = [
+        ("newest 50, administrator", "/api/v1/incidents?limit=50"),
+        ("newest 50 of one municipality", "/api/v1/incidents?limit=50&territory=gryazinsky"),
+        (
+            "new in one region, by deadline",
+            "/api/v1/incidents?limit=50&territory=lipetsk-oblast&status=new&sort=due_asc",
+        ),
+        ("one category direction", "/api/v1/incidents?limit=50&category=roads"),
+    ];
+    for (name, path) in pages {
+        let mut lat = vec![];
+        let mut cursor: Option<String> = None;
+        for i in 0..requests {
+            // Half the requests follow the cursor into deeper pages.
+            let p = match (&cursor, i % 2) {
+                (Some(c), 1) => format!("{path}&cursor={c}"),
+                _ => path.to_string(),
+            };
+            let t = Instant::now();
+            let res = client.get(format!("{}{p}", server.base)).bearer_auth(&server.token).send().await?;
+            anyhow::ensure!(res.status().is_success(), "{} for {p}", res.status());
+            let v: serde_json::Value = res.json().await?;
+            lat.push(t.elapsed());
+            cursor = v["next_cursor"].as_str().map(str::to_string);
+        }
+        lat.sort();
+        println!(
+            "queue page with {incidents} incidents — {name}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.95),
+            percentile(&lat, 0.99)
+        );
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Intake { messages, concurrency, database } => intake(messages, concurrency, database).await,
+        Cmd::Queue { incidents, db, requests } => queue(incidents, db, requests).await,
+    }
+}
