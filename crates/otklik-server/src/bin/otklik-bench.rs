@@ -1,6 +1,7 @@
 //! Benchmarks printed as figures for docs/benchmarks.md: intake through the HTTP API into SQLite,
-#![allow(clippy::print_stdout)] // A benchmark prints its figures.
 //! and listing a queue page with many incidents stored.
+
+#![allow(clippy::print_stdout)] // A benchmark prints its figures.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
