@@ -1,0 +1,159 @@
+//! The `otklik` command line as a user runs it: help, configuration checks, migrations, accounts
+//! and JSON Lines import, with one-line errors and non-zero exits on bad input.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn otklik(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_otklik"));
+    cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).env("OTKLIK_LOG", "error");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("otklik.toml");
+    std::fs::write(&p, format!("[database]\nurl = \"sqlite://{}\"\n", dir.join("db.sqlite").display())).unwrap();
+    p
+}
+
+#[test]
+fn every_command_answers_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["demo", "--help"],
+        vec!["migrate", "--help"],
+        vec!["import", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["check-config", "--help"],
+    ] {
+        let out = otklik(&args, None, &[]);
+        assert!(out.status.success(), "{args:?}");
+        assert!(text(&out.stdout).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn configuration_errors_are_one_line_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = config(dir.path());
+    let out = otklik(&["check-config", "--config", good.to_str().unwrap()], None, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("configuration ok: 517 territories"), "{}", text(&out.stdout));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[database]\nurl = \"x\"\n[server]\nlisten = 1\n").unwrap();
+    let out = otklik(&["check-config", "--config", bad.to_str().unwrap()], None, &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bad.toml:4:"), "{err}");
+
+    // Reference files are checked too, naming the file and line.
+    let refdir = dir.path().join("ref");
+    std::fs::create_dir(&refdir).unwrap();
+    for f in ["territories.toml", "organisations.toml", "taxonomy.toml"] {
+        std::fs::copy(format!("{}/../../data/reference/{f}", env!("CARGO_MANIFEST_DIR")), refdir.join(f)).unwrap();
+    }
+    let orgs = std::fs::read_to_string(refdir.join("organisations.toml")).unwrap();
+    std::fs::write(
+        refdir.join("organisations.toml"),
+        orgs.replacen("territory = \"lipetsk-oblast\"", "territory = \"atlantis\"", 1),
+    )
+    .unwrap();
+    let withref = dir.path().join("withref.toml");
+    std::fs::write(
+        &withref,
+        format!("[database]\nurl = \"sqlite://x\"\n[reference]\ndir = \"{}\"\n", refdir.display()),
+    )
+    .unwrap();
+    let out = otklik(&["check-config", "--config", withref.to_str().unwrap()], None, &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("organisations.toml:") && err.contains("unknown territory `atlantis`"), "{err}");
+
+    let out = otklik(&["check-config", "--config", "/nonexistent.toml"], None, &[]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).starts_with("otklik: /nonexistent.toml"));
+}
+
+#[test]
+fn migrate_user_add_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let cfg = cfg.to_str().unwrap();
+    let out = otklik(&["migrate", "--config", cfg], None, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = otklik(
+        &[
+            "user",
+            "add",
+            "--config",
+            cfg,
+            "--login",
+            "ivanova",
+            "--name",
+            "Иванова",
+            "--role",
+            "regional_curator:lipetsk-oblast",
+        ],
+        Some("a long password\n"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let user: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(user["grants"][0]["node"], "lipetsk-oblast");
+    for (args, why) in
+        [(vec!["--role", "boss"], "unknown role"), (vec!["--role", "org_head:nowhere"], "unknown organisation")]
+    {
+        let mut a = vec!["user", "add", "--config", cfg, "--login", "petrov", "--name", "П"];
+        a.extend(args);
+        let out = otklik(&a, Some("a long password\n"), &[]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
+    }
+    let out = otklik(
+        &["user", "add", "--config", cfg, "--login", "petrov", "--name", "П", "--role", "admin"],
+        None,
+        &[("OTKLIK_PASSWORD", "short")],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("at least 8"));
+
+    let lines = [
+        r#"{"channel": "vk", "source": "club-adm-gryazi", "external_id": "1", "author": {"id": "a"}, "text": "яма", "published_at": "2026-03-02T05:55:00Z"}"#,
+        r#"{"channel": "vk", "source": "club-adm-gryazi", "external_id": "1", "author": {"id": "a"}, "text": "яма", "published_at": "2026-03-02T05:55:00Z"}"#,
+        "not json",
+        "",
+        r#"{"channel": "fax", "source": "s", "external_id": "2", "author": {"id": "a"}, "text": "t", "published_at": "2026-03-02T05:55:00Z"}"#,
+        r#"{"channel": "ok", "source": "g", "external_id": "3", "author": {"id": "a"}, "text": "свет", "published_at": "2026-03-02T05:55:00Z", "territory": "yelets-city"}"#,
+    ];
+    let input = lines.join("\n") + "\n\u{0}\u{ff}\n";
+    let out = otklik(&["import", "--config", cfg], Some(&input), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let line_nos: Vec<i64> = rows.iter().map(|r| r["line"].as_i64().unwrap()).collect();
+    assert_eq!(line_nos, vec![1, 2, 3, 5, 6, 7], "one row per non-empty line, in order");
+    assert_eq!(rows[0]["created"], true);
+    assert_eq!((rows[1]["created"].as_bool(), &rows[1]["incident_id"]), (Some(false), &rows[0]["incident_id"]));
+    assert!(rows[2]["error"].as_str().unwrap().starts_with("invalid JSON"));
+    assert!(rows[3]["error"].as_str().unwrap().contains("fax"));
+    assert_eq!(rows[4]["created"], true);
+    assert!(rows[5]["error"].is_string());
+    assert!(text(&out.stderr).contains("imported 3 line(s), 3 refused"), "{}", text(&out.stderr));
+}
