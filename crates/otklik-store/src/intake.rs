@@ -83,13 +83,17 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
     // Which messages were taken before (by an earlier batch or another process)?
     let mut known: HashMap<Key, (i64, i64)> = HashMap::new();
     let mut sql = Sql::default();
-    sql.push("SELECT channel, source, external_id, id, incident_id FROM messages WHERE (channel, source, external_id) IN (VALUES ");
+    // A join from the keys (not a row-value IN, which SQLite answers with a table scan) so each
+    // key is one probe of the unique index.
+    sql.push("SELECT m.channel, m.source, m.external_id, m.id, m.incident_id FROM (VALUES ");
     for (i, j) in batch.iter().enumerate() {
         let (c, s, e) = key(&j.msg);
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.bind(Bind::S(c)).push(", ").bind(Bind::S(s)).push(", ").bind(Bind::S(e)).push(")");
     }
-    sql.push(")");
+    sql.push(
+        ") AS k JOIN messages m ON m.channel = k.column1 AND m.source = k.column2 AND m.external_id = k.column3",
+    );
     for r in sql.query().fetch_all(&mut *tx).await.map_err(backend_error)? {
         let k = (
             r.try_get("channel").map_err(backend_error)?,
