@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::model::{Grant, Id, Incident, Organisation, Role, Territory, TerritoryLevel};
+use crate::store::TerritoryRef;
 
 /// The territory and organisation trees, indexed for scope decisions.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +30,11 @@ impl Hierarchy {
 
     pub fn territory(&self, code: &str) -> Option<&Territory> {
         self.territories.get(code)
+    }
+
+    /// The territory with its level, for filters.
+    pub fn territory_ref(&self, code: &str) -> Option<TerritoryRef> {
+        self.territories.get(code).map(|t| TerritoryRef::new(t.level, code))
     }
 
     /// Every territory code.
@@ -111,8 +117,8 @@ pub struct Actor {
 pub struct ScopeFilter {
     /// No restriction.
     pub all: bool,
-    /// Incidents whose region, municipality or territory is one of these.
-    pub territories: Vec<String>,
+    /// Incidents in one of these territories.
+    pub territories: Vec<TerritoryRef>,
     /// Incidents whose responsible organisation is one of these.
     pub orgs: Vec<String>,
 }
@@ -150,7 +156,7 @@ impl Actor {
                         f.all = true;
                     }
                 }
-                (Some(n), false) => f.territories.push(n.clone()),
+                (Some(n), false) => f.territories.extend(h.territory_ref(n)),
                 (Some(n), true) => f.orgs.extend(h.org_subtree(n)),
             }
         }

@@ -9,7 +9,8 @@ use crate::access::ScopeFilter;
 use crate::error::StoreError;
 use crate::model::{
     Answer, ApiToken, Category, Channel, Event, Grant, Id, Incident, IncidentDetail, IncidentSeed, IngestOutcome, Kind,
-    MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication, Session, Source, Territory, User,
+    MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication, Session, Source, Territory,
+    TerritoryLevel, User,
 };
 use crate::status::Status;
 
@@ -45,12 +46,35 @@ impl Cursor {
     }
 }
 
+/// A territory node and its level, which names the incident column it is matched on — so a
+/// filter is one indexed equality, not an OR over three columns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TerritoryRef {
+    pub level: TerritoryLevel,
+    pub code: String,
+}
+
+impl TerritoryRef {
+    pub fn new(level: TerritoryLevel, code: impl Into<String>) -> Self {
+        TerritoryRef { level, code: code.into() }
+    }
+
+    /// The incident column holding territories of this level.
+    pub fn column(&self) -> &'static str {
+        match self.level {
+            TerritoryLevel::Region => "region",
+            TerritoryLevel::Municipality => "municipality",
+            TerritoryLevel::Settlement => "territory",
+        }
+    }
+}
+
 /// Filters and paging of an incident list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IncidentQuery {
     pub statuses: Vec<Status>,
-    /// A territory code matched against region, municipality and territory.
-    pub territory: Option<String>,
+    /// Incidents in this territory (at any level below it).
+    pub territory: Option<TerritoryRef>,
     /// A category code; a direction or group also matches everything below it.
     pub category: Option<String>,
     pub org: Option<String>,
@@ -140,6 +164,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         seed: &IncidentSeed,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, StoreError>;
+    /// The message and incident ids of a captured message.
+    async fn message_by_key(
+        &self,
+        channel: Channel,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<(Id, Id)>, StoreError>;
     /// Records an edit or deletion of a captured message; `None` if the message is unknown.
     async fn record_revision(
         &self,

@@ -346,11 +346,15 @@ impl Workflow {
     /// Records a later edit or deletion of a captured message; the original stays.
     pub async fn record_revision(
         &self,
+        actor: &Actor,
         channel: Channel,
         source: &str,
         external_id: &str,
         rev: &MessageRevision,
     ) -> Result<Id, DomainError> {
+        let (_, incident) =
+            self.store.message_by_key(channel, source, external_id).await?.ok_or(DomainError::NotFound("message"))?;
+        self.visible_incident(actor, incident).await.map_err(|_| DomainError::NotFound("message"))?;
         if let Some(t) = &rev.text {
             check_len("text", t, MAX_TEXT_CHARS)?;
         }

@@ -54,6 +54,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(me))
         .routes(routes!(intake))
+        .routes(routes!(revise))
         .routes(routes!(list_incidents))
         .routes(routes!(get_incident))
         .routes(routes!(act))
@@ -195,6 +196,46 @@ async fn intake(
     Ok((if out.created { StatusCode::CREATED } else { StatusCode::OK }, Json(out)))
 }
 
+/// A later fact about a captured message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RevisionRequest {
+    channel: Channel,
+    source: String,
+    external_id: String,
+    kind: RevisionKind,
+    /// The new text of an edit.
+    #[serde(default)]
+    text: Option<String>,
+    at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct RevisionOutcome {
+    message_id: Id,
+}
+
+/// Record an edit or deletion of a captured message; the original text stays as captured.
+#[utoipa::path(post, path = "/api/v1/messages/revisions", tag = "intake", request_body = RevisionRequest,
+    responses((status = 200, body = RevisionOutcome), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn revise(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonBody(req): JsonBody<RevisionRequest>,
+) -> ApiResult<Json<RevisionOutcome>> {
+    let roles = auth.actor.roles();
+    if !roles.iter().any(|r| matches!(r, Role::Admin | Role::RegionalCurator | Role::MunicipalOperator)) {
+        return Err(ApiError::forbidden("only control centres and their integrations may submit messages"));
+    }
+    if req.kind == RevisionKind::Edit && req.text.is_none() {
+        return Err(DomainError::Validation("an edit needs its new text".into()).into());
+    }
+    let rev = MessageRevision { kind: req.kind, text: req.text, at: req.at };
+    let message_id =
+        state.workflow.record_revision(&auth.actor, req.channel, &req.source, &req.external_id, &rev).await?;
+    Ok(Json(RevisionOutcome { message_id }))
+}
+
 // ---------------------------------------------------------------- incidents
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -252,9 +293,19 @@ async fn list_incidents(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 500"));
     }
+    let catalog = state.workflow.catalog();
+    let territory = match &p.territory {
+        Some(t) => Some(
+            catalog
+                .hierarchy
+                .territory_ref(t)
+                .ok_or_else(|| ApiError::bad_request("invalid_query", format!("unknown territory `{t}`")))?,
+        ),
+        None => None,
+    };
     let q = IncidentQuery {
         statuses,
-        territory: p.territory,
+        territory,
         category: p.category,
         org: p.org,
         channel: p.channel,
@@ -266,7 +317,7 @@ async fn list_incidents(
         after,
         limit,
     };
-    let scope = auth.actor.scope(&state.workflow.catalog().hierarchy);
+    let scope = auth.actor.scope(&catalog.hierarchy);
     let store = state.workflow.store();
     let page = store.list_incidents(&q, &scope).await?;
     let total = if p.count == Some(true) { Some(store.count_incidents(&q, &scope).await?) } else { None };

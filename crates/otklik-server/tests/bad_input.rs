@@ -212,6 +212,7 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/auth/logout",
         "/api/v1/auth/me",
         "/api/v1/messages",
+        "/api/v1/messages/revisions",
         "/api/v1/incidents",
         "/api/v1/incidents/{id}",
         "/api/v1/incidents/{id}/actions",

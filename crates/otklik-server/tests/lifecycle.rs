@@ -230,3 +230,35 @@ async fn lists_filter_and_page_by_cursor() {
     let (_, overdue) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
     assert_eq!(overdue["total"], 0, "no deadlines are set yet");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_and_deletions_are_recorded_and_the_original_stays() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let operator = app.token("operator-gryazi").await;
+    let other = app.token("operator-yelets").await;
+    let id = app.ingest(&admin, "wall-1_300", Some("gryazinsky")).await;
+    let edit = json!({"channel": "vk", "source": "club-test", "external_id": "wall-1_300", "kind": "edit",
+        "text": "Яму уже засыпали, спасибо", "at": "2026-03-02T07:00:00Z"});
+    let (s, _) = app.post(&other, "/api/v1/messages/revisions", edit.clone()).await;
+    assert_eq!(s, 404, "outside the operator's scope the message does not exist");
+    let (s, v) = app.post(&operator, "/api/v1/messages/revisions", edit).await;
+    assert_eq!(s, 200, "{v}");
+    let delete = json!({"channel": "vk", "source": "club-test", "external_id": "wall-1_300", "kind": "delete", "at": "2026-03-02T08:00:00Z"});
+    let (s, _) = app.post(&operator, "/api/v1/messages/revisions", delete).await;
+    assert_eq!(s, 200);
+    let missing = json!({"channel": "vk", "source": "club-test", "external_id": "nope", "kind": "delete", "at": "2026-03-02T08:00:00Z"});
+    assert_eq!(app.post(&admin, "/api/v1/messages/revisions", missing).await.0, 404);
+    let no_text = json!({"channel": "vk", "source": "club-test", "external_id": "wall-1_300", "kind": "edit", "at": "2026-03-02T08:00:00Z"});
+    assert_eq!(app.post(&admin, "/api/v1/messages/revisions", no_text).await.0, 422);
+
+    let (_, card) = app.get(&operator, &format!("/api/v1/incidents/{id}")).await;
+    let m = &card["messages"][0];
+    assert_eq!(m["text"], "На улице Правды в Грязях огромная яма, машины бьют колёса");
+    assert_eq!(m["revisions"][0]["kind"], "edit");
+    assert_eq!(m["revisions"][0]["text"], "Яму уже засыпали, спасибо");
+    assert_eq!(m["revisions"][1]["kind"], "delete");
+    let actions: Vec<&str> =
+        card["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["intake", "message_edited", "message_deleted"]);
+}

@@ -256,6 +256,7 @@ async fn every_endpoint_needs_authentication() {
         (Method::GET, "/api/v1/auth/me".into()),
         (Method::POST, "/api/v1/auth/logout".into()),
         (Method::POST, "/api/v1/messages".into()),
+        (Method::POST, "/api/v1/messages/revisions".into()),
         (Method::GET, "/api/v1/incidents".into()),
         (Method::GET, format!("/api/v1/incidents/{id}")),
         (Method::POST, format!("/api/v1/incidents/{id}/actions")),

@@ -10,7 +10,7 @@ use otklik_core::StoreError;
 use otklik_core::access::ScopeFilter;
 use otklik_core::model::*;
 use otklik_core::status::Status;
-use otklik_core::store::{AnswerWrite, Change, IncidentQuery, SortKey, Store};
+use otklik_core::store::{AnswerWrite, Change, IncidentQuery, SortKey, Store, TerritoryRef};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
@@ -199,6 +199,8 @@ pub async fn revisions_keep_the_original(s: &dyn Store) {
     let del = MessageRevision { kind: RevisionKind::Delete, text: None, at: t0() + Duration::minutes(9) };
     s.record_revision(Channel::Vk, "club1", "edit-1", &del).await.unwrap();
     assert_eq!(s.record_revision(Channel::Vk, "club1", "missing", &rev).await.unwrap(), None);
+    assert_eq!(s.message_by_key(Channel::Vk, "club1", "edit-1").await.unwrap(), Some((o.message_id, o.incident_id)));
+    assert_eq!(s.message_by_key(Channel::Ok, "club1", "edit-1").await.unwrap(), None);
     let d = s.incident_detail(o.incident_id).await.unwrap().unwrap();
     assert_eq!(d.messages[0].body.text, "исходный текст");
     assert_eq!(d.messages[0].revisions, vec![rev, del]);
@@ -242,12 +244,19 @@ pub async fn lists_filter_scope_and_paginate(s: &dyn Store) {
             assert!(seen.windows(2).all(|w| w[0] <= w[1]));
         }
     }
-    let scoped = ScopeFilter { territories: vec!["gryazi".into()], ..Default::default() };
+    let scoped = ScopeFilter {
+        territories: vec![TerritoryRef::new(TerritoryLevel::Municipality, "gryazi")],
+        ..Default::default()
+    };
     assert_eq!(s.count_incidents(&base, &scoped).await.unwrap(), 10);
     assert_eq!(s.count_incidents(&base, &ScopeFilter::default()).await.unwrap(), 0);
     let q = IncidentQuery { category: Some("housing".into()), ..base.clone() };
     assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 6);
-    let q = IncidentQuery { category: Some("roads.surface".into()), territory: Some("gryazi".into()), ..base.clone() };
+    let q = IncidentQuery {
+        category: Some("roads.surface".into()),
+        territory: Some(TerritoryRef::new(TerritoryLevel::Municipality, "gryazi")),
+        ..base.clone()
+    };
     // Grjazi holds i = 0, 3, …, 27; of those only 0 and 15 are housing.
     assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 8);
     let q = IncidentQuery { statuses: vec![Status::Closed], ..base.clone() };

@@ -91,9 +91,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.bind(Bind::S(c)).push(", ").bind(Bind::S(s)).push(", ").bind(Bind::S(e)).push(")");
     }
-    sql.push(
-        ") AS k JOIN messages m ON m.channel = k.column1 AND m.source = k.column2 AND m.external_id = k.column3",
-    );
+    sql.push(") AS k JOIN messages m ON m.channel = k.column1 AND m.source = k.column2 AND m.external_id = k.column3");
     for r in sql.query().fetch_all(&mut *tx).await.map_err(backend_error)? {
         let k = (
             r.try_get("channel").map_err(backend_error)?,

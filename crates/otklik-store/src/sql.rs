@@ -191,8 +191,9 @@ fn user_row(r: &AnyRow) -> Result<User, StoreError> {
     })
 }
 
+/// Finished incidents and those without a deadline sort last by deadline.
 fn next_due_key(i: &Incident) -> i64 {
-    i.next_due().map(ms).unwrap_or(i64::MAX)
+    if i.status.is_terminal() { i64::MAX } else { i.next_due().map(ms).unwrap_or(i64::MAX) }
 }
 
 pub(crate) fn direction(category: &Option<String>) -> Option<String> {
@@ -231,9 +232,11 @@ impl SqlStore {
                 sql.push(" AND 1=0");
             } else {
                 sql.push(" AND (1=0");
-                if !scope.territories.is_empty() {
-                    for col in ["region", "municipality", "territory"] {
-                        sql.push(&format!(" OR {col} IN ")).bind_list(&scope.territories);
+                for col in ["region", "municipality", "territory"] {
+                    let codes: Vec<String> =
+                        scope.territories.iter().filter(|t| t.column() == col).map(|t| t.code.clone()).collect();
+                    if !codes.is_empty() {
+                        sql.push(&format!(" OR {col} IN ")).bind_list(&codes);
                     }
                 }
                 if !scope.orgs.is_empty() {
@@ -247,9 +250,7 @@ impl SqlStore {
             sql.push(" AND status IN ").bind_list(&s);
         }
         if let Some(t) = &q.territory {
-            sql.push(" AND (region = ").bind(Bind::S(t.clone()));
-            sql.push(" OR municipality = ").bind(Bind::S(t.clone()));
-            sql.push(" OR territory = ").bind(Bind::S(t.clone())).push(")");
+            sql.push(&format!(" AND {} = ", t.column())).bind(Bind::S(t.code.clone()));
         }
         if let Some(c) = &q.category {
             if c.contains('.') {
@@ -661,6 +662,24 @@ impl Store for SqlStore {
         let job = crate::intake::Job { msg: msg.clone(), seed: seed.clone(), now, reply };
         self.intake.send(job).await.map_err(|_| StoreError::Backend("the intake writer has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Backend("the intake writer has stopped".into()))?
+    }
+
+    async fn message_by_key(
+        &self,
+        channel: Channel,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<(Id, Id)>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, incident_id FROM messages WHERE channel = $1 AND source = $2 AND external_id = $3")
+                .bind(channel.as_str())
+                .bind(source)
+                .bind(external_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?;
+        row.map(|r| Ok((r.try_get("id").map_err(backend_error)?, r.try_get("incident_id").map_err(backend_error)?)))
+            .transpose()
     }
 
     async fn record_revision(

@@ -38,6 +38,9 @@ pub(crate) async fn open(path: &str) -> Result<SqlStore, StoreError> {
         .await
         .map_err(backend_error)?;
     MIGRATOR.run(&pool).await.map_err(|e| StoreError::Backend(e.to_string()))?;
+    // Keep the planner's statistics fresh (bounded work; a no-op when nothing changed much).
+    pool.execute("PRAGMA analysis_limit = 1000").await.map_err(backend_error)?;
+    pool.execute("PRAGMA optimize").await.map_err(backend_error)?;
     Ok(SqlStore::new(pool, Backend::Sqlite))
 }
 

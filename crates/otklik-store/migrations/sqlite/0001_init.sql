@@ -98,6 +98,9 @@ CREATE INDEX incidents_region ON incidents (region, created_at, id);
 CREATE INDEX incidents_municipality ON incidents (municipality, created_at, id);
 CREATE INDEX incidents_territory ON incidents (territory, created_at, id);
 CREATE INDEX incidents_org ON incidents (org, created_at, id);
+CREATE INDEX incidents_region_due ON incidents (region, next_due, id);
+CREATE INDEX incidents_municipality_due ON incidents (municipality, next_due, id);
+CREATE INDEX incidents_org_due ON incidents (org, next_due, id);
 CREATE INDEX incidents_direction ON incidents (direction, created_at, id);
 
 CREATE TABLE messages (

@@ -1,0 +1,1 @@
+//! Russian text analysis for Otklik (being built).
