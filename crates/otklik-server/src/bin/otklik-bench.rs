@@ -165,12 +165,17 @@ async fn queue(incidents: usize, db: Option<std::path::PathBuf>, requests: usize
     if have < incidents {
         let t = Instant::now();
         let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock)).await?;
-        let territories: Vec<String> = wf.catalog().hierarchy.clone().territory_codes().into_iter().collect();
+        let catalog = wf.catalog();
+        let territories: Vec<String> = catalog.hierarchy.territory_codes();
+        let mut categories: Vec<String> =
+            catalog.categories.keys().filter(|c| c.matches('.').count() == 2).cloned().collect();
+        categories.sort();
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(have));
         let mut tasks = vec![];
         // Many concurrent writers fill the intake's group commits.
         for _ in 0..128 {
-            let (wf, next, territories) = (wf.clone(), next.clone(), territories.clone());
+            let (wf, next, territories, categories) =
+                (wf.clone(), next.clone(), territories.clone(), categories.clone());
             tasks.push(tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -190,8 +195,10 @@ async fn queue(incidents: usize, db: Option<std::path::PathBuf>, requests: usize
                         url: None,
                         raw: serde_json::Value::Null,
                     };
-                    let hints =
-                        IntakeHints { territory: Some(territories[i % territories.len()].clone()), category: None };
+                    let hints = IntakeHints {
+                        territory: Some(territories[i % territories.len()].clone()),
+                        category: Some(categories[(i / 7) % categories.len()].clone()),
+                    };
                     wf.ingest(&msg, &hints).await.context("ingest")?;
                     if i % 100_000 == 0 {
                         eprintln!("loaded {i}");
