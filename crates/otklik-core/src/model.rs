@@ -416,6 +416,21 @@ pub struct IncidentDetail {
     pub history: Vec<Event>,
 }
 
+/// An operator's judgement of a message, for retraining text analysis: the labels an incident
+/// carries after moderation (what the operator set or confirmed), with its first message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Correction {
+    pub incident_id: Id,
+    pub text: String,
+    pub channel: Channel,
+    pub source: String,
+    pub kind: Option<Kind>,
+    pub category: Option<String>,
+    /// A territory code.
+    pub territory: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// A node of the territory hierarchy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Territory {

@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use crate::access::ScopeFilter;
 use crate::error::StoreError;
 use crate::model::{
-    Answer, ApiToken, Category, Channel, Event, Grant, Id, Incident, IncidentDetail, IncidentSeed, IngestOutcome, Kind,
-    MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication, Session, Source, Territory,
-    TerritoryLevel, User,
+    Answer, ApiToken, Category, Channel, Correction, Event, Grant, Id, Incident, IncidentDetail, IncidentSeed,
+    IngestOutcome, Kind, MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication, Session, Source,
+    Territory, TerritoryLevel, User,
 };
 use crate::status::Status;
 
@@ -187,6 +187,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn count_incidents(&self, q: &IncidentQuery, scope: &ScopeFilter) -> Result<u64, StoreError>;
     async fn answers(&self, incident_id: Id) -> Result<Vec<Answer>, StoreError>;
     async fn history(&self, incident_id: Id) -> Result<Vec<Event>, StoreError>;
+    /// Labels operators set or confirmed by moderating incidents, oldest first.
+    async fn corrections(&self) -> Result<Vec<Correction>, StoreError>;
     /// Applies a change in one transaction; `Concurrent` if the version moved.
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError>;
 }

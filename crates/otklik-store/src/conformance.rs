@@ -344,6 +344,33 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
     let actions: Vec<_> = d.history.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, vec!["intake", "take", "publish_final"]);
     assert_eq!(d.history[2].actor_id, Some(7));
+    // Only moderated incidents give corrections; the labels are the incident's after moderation.
+    assert!(s.corrections().await.unwrap().iter().all(|c| c.incident_id != inc.id));
+    let cur = s.incident(inc.id).await.unwrap().unwrap();
+    let mut moderated = cur.clone();
+    moderated.kind = Some(Kind::Question);
+    moderated.category = Some("waste.containers".into());
+    s.apply(&Change {
+        expected_version: cur.version,
+        incident: moderated,
+        answer: None,
+        event: NewEvent {
+            at: now,
+            actor_id: Some(7),
+            actor: "u".into(),
+            action: "moderate".into(),
+            changes: vec![],
+            note: None,
+        },
+    })
+    .await
+    .unwrap();
+    let corr: Vec<_> = s.corrections().await.unwrap().into_iter().filter(|c| c.incident_id == inc.id).collect();
+    assert_eq!(corr.len(), 1);
+    assert_eq!(
+        (corr[0].kind, corr[0].category.as_deref(), corr[0].text.as_str()),
+        (Some(Kind::Question), Some("waste.containers"), "текст")
+    );
     // Overdue: the first-answer deadline passed and nothing was answered.
     let late = IncidentQuery { overdue: Some(true), now: Some(t0() + Duration::hours(10)), ..Default::default() };
     assert_eq!(s.list_incidents(&late, &all()).await.unwrap().items.iter().filter(|i| i.id == inc.id).count(), 1);

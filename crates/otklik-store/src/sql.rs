@@ -899,6 +899,36 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn corrections(&self) -> Result<Vec<Correction>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.kind, i.category, i.territory, MAX(e.at) AS at, \
+             (SELECT m.text FROM messages m WHERE m.incident_id = i.id ORDER BY m.id LIMIT 1) AS text \
+             FROM incidents i JOIN events e ON e.incident_id = i.id AND e.action = 'moderate' \
+             GROUP BY i.id, i.kind, i.category, i.territory ORDER BY at, i.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
+            let id: i64 = r.try_get("id").map_err(g)?;
+            let kind: Option<String> = r.try_get("kind").map_err(g)?;
+            let Some(inc) = self.incident(id).await? else { continue };
+            out.push(Correction {
+                incident_id: id,
+                text: r.try_get::<Option<String>, _>("text").map_err(g)?.unwrap_or_default(),
+                channel: inc.channel,
+                source: inc.source,
+                kind: kind.as_deref().and_then(Kind::parse),
+                category: r.try_get("category").map_err(g)?,
+                territory: r.try_get("territory").map_err(g)?,
+                at: at(r.try_get("at").map_err(g)?),
+            });
+        }
+        Ok(out)
+    }
+
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError> {
         let i = &change.incident;
         let _writer = self.writer().await;
