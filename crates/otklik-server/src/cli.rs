@@ -57,6 +57,45 @@ enum Cmd {
     },
     /// Validate the configuration and the reference data it names, without starting anything.
     CheckConfig(ConfigArg),
+    /// Text analysis as a filter: JSON Lines of messages in, one classification line out per line.
+    Classify {
+        /// A model trained by `otklik nlp train`; the built-in model when absent.
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// Train and evaluate the text-analysis model.
+    Nlp {
+        #[command(subcommand)]
+        command: NlpCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NlpCmd {
+    /// Train the kind, category, tonality and urgency models (deterministic for a given seed).
+    Train {
+        /// Labelled JSON Lines files.
+        #[arg(long = "data", default_values = ["data/corpus/train-a.jsonl", "data/corpus/train-b.jsonl"])]
+        data: Vec<PathBuf>,
+        /// Also learn from the corrections operators made in the deployment of this configuration.
+        #[arg(long, requires = "config")]
+        with_corrections: bool,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Where to write the model (set `[analysis] model` in the configuration to use it).
+        #[arg(long, default_value = "data/models/nlp-v1.bin")]
+        out: PathBuf,
+    },
+    /// Quality report on a labelled JSON Lines file: per-class precision, recall and F1, confusion
+    /// matrices, macro-F1, territory accuracy and throughput.
+    Eval {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +202,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Import { config, file } => import(&config.config, &file).await,
+        Cmd::Classify { model } => {
+            let analyzer = crate::nlp::analyzer(model.as_deref(), &crate::refdata::builtin()?)?;
+            crate::nlp::classify(&analyzer)
+        }
+        Cmd::Nlp { command: NlpCmd::Eval { data, model } } => {
+            let analyzer = crate::nlp::analyzer(model.as_deref(), &crate::refdata::builtin()?)?;
+            let report = crate::nlp::eval(&analyzer, &data)?;
+            write!(std::io::stdout().lock(), "{report}")?;
+            Ok(())
+        }
+        Cmd::Nlp { command: NlpCmd::Train { data, with_corrections, config, seed, out } } => {
+            let (reference, store) = match (&config, with_corrections) {
+                (Some(c), true) => {
+                    let config = Config::load(c)?;
+                    let reference = setup::reference_for(&config)?;
+                    let store = setup::open_store(&config.database.url, &reference).await?;
+                    (reference, Some(store as Arc<dyn otklik_core::Store>))
+                }
+                _ => (crate::refdata::builtin()?, None),
+            };
+            let summary = crate::nlp::train(&data, store, &reference, seed, &out).await?;
+            eprintln!("otklik: {summary}");
+            Ok(())
+        }
         Cmd::User { command: UserCmd::Add { config, login, name, roles } } => {
             let config = Config::load(&config.config)?;
             let grants = roles.iter().map(|r| parse_grant(r)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -180,7 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             api::validate_login(&login)?;
             let reference = setup::reference_for(&config)?;
             let store = setup::open_store(&config.database.url, &reference).await?;
-            let wf = setup::workflow(store.clone(), Arc::new(SystemClock)).await?;
+            let wf = setup::workflow(store.clone(), Arc::new(SystemClock), None).await?;
             api::validate_grants(&grants, &wf.catalog())?;
             let hash = auth::hash_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
             let user = wf
@@ -211,7 +274,8 @@ async fn import(config: &std::path::Path, file: &str) -> anyhow::Result<()> {
     let config = Config::load(config)?;
     let reference = setup::reference_for(&config)?;
     let store = setup::open_store(&config.database.url, &reference).await?;
-    let wf = setup::workflow(store, Arc::new(SystemClock)).await?;
+    let analyzer = crate::nlp::analyzer(config.analysis.model.as_deref(), &reference)?;
+    let wf = setup::workflow(store, Arc::new(SystemClock), Some(analyzer)).await?;
     let reader: Box<dyn BufRead> = if file == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {

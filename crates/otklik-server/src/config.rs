@@ -14,6 +14,15 @@ pub struct Config {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub reference: ReferenceConfig,
+    #[serde(default)]
+    pub analysis: AnalysisConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// A text-analysis model trained by `otklik nlp train`; the built-in model when absent.
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

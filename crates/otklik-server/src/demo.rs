@@ -97,7 +97,8 @@ pub async fn run(addr: SocketAddr, data: &Path, interval: f64) -> anyhow::Result
             Some(Utc::now() + chrono::Duration::days(1)),
         )
         .await?;
-    let wf = setup::workflow(store.clone(), Arc::new(SystemClock)).await?;
+    let analyzer = crate::nlp::analyzer(None, &reference)?;
+    let wf = setup::workflow(store.clone(), Arc::new(SystemClock), Some(analyzer)).await?;
     let state = AppState::new(
         wf,
         Settings { secure_cookies: false, session_hours: 12, body_limit: 2 * 1024 * 1024, demo: true },

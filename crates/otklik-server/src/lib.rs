@@ -8,5 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod nlp;
 pub mod refdata;
 pub mod setup;

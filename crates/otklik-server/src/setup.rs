@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use otklik_core::Store;
 use otklik_core::reference::ReferenceData;
-use otklik_core::workflow::{Catalog, Clock, SystemClock, Workflow};
+use otklik_core::workflow::{Catalog, Classifier, Clock, SystemClock, Workflow};
 use otklik_store::SqlStore;
 
 use crate::app::{AppState, Settings};
@@ -36,9 +36,17 @@ pub async fn open_store(url: &str, reference: &ReferenceData) -> anyhow::Result<
     Ok(Arc::new(store))
 }
 
-/// The workflow over a store, with the catalog read back from it.
-pub async fn workflow(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Workflow>> {
-    let wf = Workflow::new(store, clock, Catalog::default());
+/// The workflow over a store, with the catalog read back from it and, when given, the text
+/// analysis that classifies every new message.
+pub async fn workflow(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    classifier: Option<Arc<dyn Classifier>>,
+) -> anyhow::Result<Arc<Workflow>> {
+    let mut wf = Workflow::new(store, clock, Catalog::default());
+    if let Some(c) = classifier {
+        wf = wf.with_classifier(c);
+    }
     wf.reload_catalog().await?;
     Ok(Arc::new(wf))
 }
@@ -47,7 +55,8 @@ pub async fn workflow(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> anyhow::R
 pub async fn state(config: &Config, demo: bool) -> anyhow::Result<AppState> {
     let reference = reference_for(config)?;
     let store = open_store(&config.database.url, &reference).await?;
-    let wf = workflow(store, Arc::new(SystemClock)).await?;
+    let analyzer = crate::nlp::analyzer(config.analysis.model.as_deref(), &reference)?;
+    let wf = workflow(store, Arc::new(SystemClock), Some(analyzer)).await?;
     Ok(AppState::new(
         wf,
         Settings {

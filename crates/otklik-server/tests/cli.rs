@@ -157,3 +157,52 @@ fn migrate_user_add_and_import() {
     assert!(rows[5]["error"].is_string());
     assert!(text(&out.stderr).contains("imported 3 line(s), 3 refused"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn classify_follows_the_contract() {
+    let input = [
+        r#"{"id": "m1", "text": "в Ельце на Коммунаров яма на яме", "channel": "vk", "source": "optional page or group name"}"#,
+        r#"{"id": "m2", "text": "Продам гараж недорого, звоните"}"#,
+        "{broken",
+        r#"{"id": "m4", "text": ""}"#,
+        r#"{"id": "m5", "text": "😡😡😡"}"#,
+    ]
+    .join("\n")
+        + "\n";
+    let out = otklik(&["classify"], Some(&input), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 5, "one line out per line in");
+    let m1 = &rows[0];
+    assert_eq!(m1["id"], "m1");
+    assert_eq!((m1["kind"].as_str(), m1["category"].as_str()), (Some("complaint"), Some("roads")));
+    assert_eq!((m1["region"].as_str(), m1["territory"].as_str()), (Some("Липецкая область"), Some("город Елец")));
+    assert_eq!(m1["sentiment"], "negative");
+    assert_eq!(m1["urgent"], false);
+    for k in ["kind", "category", "territory"] {
+        let c = m1["confidence"][k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c), "{k} {c}");
+    }
+    assert_eq!(
+        (rows[1]["id"].as_str(), rows[1]["kind"].as_str(), rows[1]["category"].as_str()),
+        (Some("m2"), Some("other"), Some("none"))
+    );
+    assert!(rows[2]["error"].is_string());
+    assert_eq!(rows[3]["id"], "m4");
+    assert_eq!(rows[4]["id"], "m5");
+    assert_eq!(rows[4]["kind"], "other");
+}
+
+#[test]
+fn nlp_eval_prints_the_report() {
+    let data = format!("{}/../../data/corpus/heldout.jsonl", env!("CARGO_MANIFEST_DIR"));
+    let out = otklik(&["nlp", "eval", "--data", &data], None, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for needle in ["macro-F1", "territory", "complaint", "roads"] {
+        assert!(report.contains(needle), "{needle} missing from:\n{report}");
+    }
+    let out = otklik(&["nlp", "eval", "--data", "/nonexistent.jsonl"], None, &[]);
+    assert!(!out.status.success());
+    assert_eq!(text(&out.stderr).lines().count(), 1);
+}

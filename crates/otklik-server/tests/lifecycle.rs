@@ -262,3 +262,22 @@ async fn edits_and_deletions_are_recorded_and_the_original_stays() {
         card["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, vec!["intake", "message_edited", "message_deleted"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_classifies_new_messages() {
+    let app = TestApp::start_with_analysis().await;
+    let admin = app.token("admin").await;
+    let mut m = message("classified-1", None);
+    m["text"] = json!("в Ельце на Коммунаров яма на яме, колёса бьём каждый день");
+    m["source"] = json!("Подслушано Елец");
+    let (s, v) = app.post(&admin, "/api/v1/messages", m).await;
+    assert_eq!(s, 201, "{v}");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{}", v["incident_id"])).await;
+    let inc = &card["incident"];
+    assert_eq!(inc["kind"], "complaint");
+    assert_eq!(inc["category"], "roads");
+    assert_eq!(inc["municipality"], "yelets-city");
+    assert_eq!(inc["region"], "lipetsk-oblast");
+    assert_eq!(inc["sentiment"], "negative");
+    assert!(inc["confidence"]["kind"].as_f64().unwrap() > 0.0);
+}

@@ -63,7 +63,8 @@ async fn start(url: Option<String>) -> anyhow::Result<Server> {
     };
     let reference = refdata::builtin()?;
     let store = setup::open_store(&url, &reference).await?;
-    let wf = setup::workflow(store.clone(), Arc::new(SystemClock)).await?;
+    let analyzer = otklik_server::nlp::analyzer(None, &reference)?;
+    let wf = setup::workflow(store.clone(), Arc::new(SystemClock), Some(analyzer)).await?;
     let user = match store.user_by_login("bench").await? {
         Some((u, _)) => u,
         None => {
@@ -164,7 +165,7 @@ async fn queue(incidents: usize, db: Option<std::path::PathBuf>, requests: usize
         .await? as usize;
     if have < incidents {
         let t = Instant::now();
-        let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock)).await?;
+        let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock), None).await?;
         let catalog = wf.catalog();
         let territories: Vec<String> = catalog.hierarchy.territory_codes();
         let mut categories: Vec<String> =

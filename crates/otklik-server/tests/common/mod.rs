@@ -43,13 +43,24 @@ impl TestApp {
         Self::start_with_limit(64 * 1024).await
     }
 
+    /// With the built-in text analysis classifying intake.
+    pub async fn start_with_analysis() -> TestApp {
+        Self::build(64 * 1024, true).await
+    }
+
     pub async fn start_with_limit(body_limit: usize) -> TestApp {
+        Self::build(body_limit, false).await
+    }
+
+    async fn build(body_limit: usize, analysis: bool) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let reference = refdata::builtin().unwrap();
         let store = setup::open_store(&url, &reference).await.unwrap();
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 6, 0, 0).unwrap()));
-        let workflow = setup::workflow(store.clone(), clock.clone()).await.unwrap();
+        let classifier: Option<Arc<dyn otklik_core::workflow::Classifier>> =
+            if analysis { Some(otklik_server::nlp::analyzer(None, &reference).unwrap()) } else { None };
+        let workflow = setup::workflow(store.clone(), clock.clone(), classifier).await.unwrap();
         let hash = auth::hash_password(PASSWORD).unwrap();
         for (login, role, node) in USERS {
             store
