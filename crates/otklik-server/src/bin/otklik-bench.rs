@@ -112,6 +112,8 @@ async fn intake(messages: usize, concurrency: usize, database: Option<String>) -
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let url = format!("{}/api/v1/messages", server.base);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Fresh external ids each run, so a reused database sees new messages, not duplicates.
+    let run = Utc::now().timestamp_millis();
     let started = Instant::now();
     let mut tasks = vec![];
     for _ in 0..concurrency {
@@ -124,7 +126,7 @@ async fn intake(messages: usize, concurrency: usize, database: Option<String>) -
                     return Ok::<_, anyhow::Error>(lat);
                 }
                 let body = serde_json::json!({
-                    "channel": "vk", "source": "club-bench", "external_id": format!("m-{i}"),
+                    "channel": "vk", "source": "club-bench", "external_id": format!("m-{run}-{i}"),
                     "author": {"id": format!("vk:{}", i % 5000), "name": "Житель"},
                     "text": TEXTS[i % TEXTS.len()], "published_at": Utc::now(),
                 });
