@@ -59,6 +59,8 @@ wire_enum!(
         Reject = "reject",
         Defer = "defer",
         Resume = "resume",
+        /// Set the incident's tags (for reports and the registry of problems).
+        Tag = "tag",
     }
 );
 
@@ -85,6 +87,7 @@ use Status::*;
 const CENTRE: &[Role] = &[Admin, Rc, Mo];
 const EXECUTORS: &[Role] = &[Admin, Head, Ex];
 const ROUTERS: &[Role] = &[Admin, Rc, Mo, Head];
+const TAGGERS: &[Role] = &[Admin, Rc, Mo, Head, Ex];
 
 /// The table. Control centres moderate, route, review, publish and close; organisations work.
 pub const TRANSITIONS: &[Transition] = &[
@@ -109,6 +112,12 @@ pub const TRANSITIONS: &[Transition] = &[
     Transition { action: Action::Reject, from: &[New, Moderated, Assigned], to: Target::To(Rejected), roles: CENTRE },
     Transition { action: Action::Defer, from: &[Assigned, InWork], to: Target::To(Deferred), roles: ROUTERS },
     Transition { action: Action::Resume, from: &[Deferred], to: Target::To(InWork), roles: ROUTERS },
+    Transition {
+        action: Action::Tag,
+        from: &[New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred],
+        to: Target::Stay,
+        roles: TAGGERS,
+    },
 ];
 
 /// The row for `action` from `from`, if the table has one.
@@ -148,7 +157,7 @@ mod tests {
         let centre: &'static [Role] = &[Admin, Rc, Mo];
         let exec: &'static [Role] = &[Admin, Head, Ex];
         let routers: &'static [Role] = &[Admin, Rc, Mo, Head];
-        vec![
+        let mut v = vec![
             (A::Moderate, New, Moderated, centre),
             (A::Assign, New, Assigned, centre),
             (A::Assign, Moderated, Assigned, centre),
@@ -176,7 +185,12 @@ mod tests {
             (A::Defer, Assigned, Deferred, routers),
             (A::Defer, InWork, Deferred, routers),
             (A::Resume, Deferred, InWork, routers),
-        ]
+        ];
+        let taggers: &'static [Role] = &[Admin, Rc, Mo, Head, Ex];
+        for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred] {
+            v.push((A::Tag, s, s, taggers));
+        }
+        v
     }
 
     #[test]

@@ -155,6 +155,10 @@ pub enum Command {
         #[serde(default)]
         note: Option<String>,
     },
+    /// Replace the incident's tags.
+    Tag {
+        tags: Vec<String>,
+    },
 }
 
 /// Limits on what intake accepts.
@@ -411,6 +415,7 @@ impl Workflow {
             Command::Reject { .. } => Action::Reject,
             Command::Defer { .. } => Action::Defer,
             Command::Resume { .. } => Action::Resume,
+            Command::Tag { .. } => Action::Tag,
         };
         let roles = actor.roles_over(&before, h);
         let mut outcome = Err(DomainError::ForbiddenAction(action));
@@ -632,6 +637,16 @@ impl Workflow {
                 note = Some(reason);
             }
             Command::Resume { note: n } => note = n,
+            Command::Tag { tags } => {
+                let mut clean: Vec<String> =
+                    tags.iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+                clean.sort();
+                clean.dedup();
+                if clean.len() > 32 || clean.iter().any(|t| t.chars().count() > 64) {
+                    return Err(DomainError::Validation("at most 32 tags of at most 64 characters".into()));
+                }
+                after.tags = clean;
+            }
         }
         if let Some(n) = &note {
             check_len("note", n, MAX_NOTE_CHARS)?;

@@ -29,7 +29,7 @@ async fn a_message_walks_through_every_state_to_closed() {
     assert_eq!(card["incident"]["region"], "lipetsk-oblast");
     assert_eq!(card["messages"][0]["text"], "На улице Правды в Грязях огромная яма, машины бьют колёса");
     assert_eq!(card["messages"][0]["raw"]["external_id"], "wall-1_101", "the raw payload is kept");
-    assert_eq!(card["allowed_actions"], json!(["moderate", "assign", "reject"]));
+    assert_eq!(card["allowed_actions"], json!(["moderate", "assign", "reject", "tag"]));
 
     let step = |who: &'static str, body: serde_json::Value, status: &'static str| (who, body, status);
     let steps = vec![
@@ -40,6 +40,7 @@ async fn a_message_walks_through_every_state_to_closed() {
         ),
         step("operator", json!({"action": "assign", "org": "adm-gryazinsky", "note": "дороги округа"}), "assigned"),
         step("executor", json!({"action": "take"}), "in_work"),
+        step("executor", json!({"action": "tag", "tags": ["Ямы", "ул. Правды", "ямы"]}), "in_work"),
         step(
             "executor",
             json!({"action": "draft_answer", "kind": "intermediate", "text": "Заявка принята, выезд бригады завтра."}),
@@ -82,6 +83,7 @@ async fn a_message_walks_through_every_state_to_closed() {
     assert_eq!(inc["status"], "closed");
     assert_eq!(inc["org"], "adm-gryazinsky");
     assert_eq!(inc["category"], "roads.surface.potholes");
+    assert_eq!(inc["tags"], json!(["ул. правды", "ямы"]));
     assert!(inc["first_answered_at"].is_string(), "the intermediate answer counts as the first answer");
     assert!(inc["closed_at"].is_string());
     assert_eq!(card["allowed_actions"], json!(["reopen"]));
@@ -95,6 +97,7 @@ async fn a_message_walks_through_every_state_to_closed() {
             "moderate",
             "assign",
             "take",
+            "tag",
             "draft_answer",
             "submit_for_review",
             "approve",
@@ -115,7 +118,7 @@ async fn a_message_walks_through_every_state_to_closed() {
     let change = moderate["changes"].as_array().unwrap().iter().find(|c| c["field"] == "category").unwrap();
     assert_eq!(change["before"], serde_json::Value::Null);
     assert_eq!(change["after"], "roads.surface.potholes");
-    let ret = &history[10];
+    let ret = &history[11];
     assert_eq!(ret["note"], "no_deadline: Укажите срок и приложите фото.");
     let status_change = ret["changes"].as_array().unwrap().iter().find(|c| c["field"] == "status").unwrap();
     assert_eq!((status_change["before"].as_str(), status_change["after"].as_str()), (Some("review"), Some("rework")));
