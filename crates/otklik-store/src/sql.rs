@@ -57,6 +57,14 @@ fn from_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
     serde_json::from_str(s).unwrap_or_default()
 }
 
+/// One column of a row, with decoding failures as storage errors.
+pub(crate) fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    row.try_get(column).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Backend(format!("unreadable {what} `{v}` in the database"))
 }
@@ -119,75 +127,72 @@ const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, muni
      first_answered_at, closed_at, rating, tags, version";
 
 fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
-    let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-    let status: String = r.try_get("status").map_err(g)?;
-    let channel: String = r.try_get("channel").map_err(g)?;
-    let kind: Option<String> = r.try_get("kind").map_err(g)?;
-    let sentiment: Option<String> = r.try_get("sentiment").map_err(g)?;
-    let confidence: Option<String> = r.try_get("confidence").map_err(g)?;
-    let tags: String = r.try_get("tags").map_err(g)?;
+    let status: String = get(r, "status")?;
+    let channel: String = get(r, "channel")?;
+    let kind: Option<String> = get(r, "kind")?;
+    let sentiment: Option<String> = get(r, "sentiment")?;
+    let confidence: Option<String> = get(r, "confidence")?;
+    let tags: String = get(r, "tags")?;
     Ok(Incident {
-        id: r.try_get("id").map_err(g)?,
+        id: get(r, "id")?,
         status: Status::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         kind: kind.as_deref().and_then(Kind::parse),
-        category: r.try_get("category").map_err(g)?,
-        territory: r.try_get("territory").map_err(g)?,
-        region: r.try_get("region").map_err(g)?,
-        municipality: r.try_get("municipality").map_err(g)?,
-        org: r.try_get("org").map_err(g)?,
-        assignee: r.try_get("assignee").map_err(g)?,
-        urgent: r.try_get::<i64, _>("urgent").map_err(g)? != 0,
+        category: get(r, "category")?,
+        territory: get(r, "territory")?,
+        region: get(r, "region")?,
+        municipality: get(r, "municipality")?,
+        org: get(r, "org")?,
+        assignee: get(r, "assignee")?,
+        urgent: get::<i64>(r, "urgent")? != 0,
         sentiment: sentiment.as_deref().and_then(Sentiment::parse),
         confidence: confidence.and_then(|c| serde_json::from_str(&c).ok()),
         channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
-        source: r.try_get("source").map_err(g)?,
-        summary: r.try_get("summary").map_err(g)?,
-        created_at: at(r.try_get("created_at").map_err(g)?),
-        updated_at: at(r.try_get("updated_at").map_err(g)?),
-        first_answer_due: opt_at(r.try_get("first_answer_due").map_err(g)?),
-        resolution_due: opt_at(r.try_get("resolution_due").map_err(g)?),
-        first_answered_at: opt_at(r.try_get("first_answered_at").map_err(g)?),
-        closed_at: opt_at(r.try_get("closed_at").map_err(g)?),
-        rating: r.try_get::<Option<i64>, _>("rating").map_err(g)?.map(|v| v.clamp(0, 255) as u8),
+        source: get(r, "source")?,
+        summary: get(r, "summary")?,
+        created_at: at(get(r, "created_at")?),
+        updated_at: at(get(r, "updated_at")?),
+        first_answer_due: opt_at(get(r, "first_answer_due")?),
+        resolution_due: opt_at(get(r, "resolution_due")?),
+        first_answered_at: opt_at(get(r, "first_answered_at")?),
+        closed_at: opt_at(get(r, "closed_at")?),
+        rating: get::<Option<i64>>(r, "rating")?.map(|v| v.clamp(0, 255) as u8),
         tags: from_json(&tags),
-        version: r.try_get("version").map_err(g)?,
+        version: get(r, "version")?,
     })
 }
 
 fn answer_row(r: &AnyRow) -> Result<Answer, StoreError> {
-    let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-    let kind: String = r.try_get("kind").map_err(g)?;
-    let state: String = r.try_get("state").map_err(g)?;
-    let reason: Option<String> = r.try_get("return_reason").map_err(g)?;
-    let attachments: String = r.try_get("attachments").map_err(g)?;
+    let kind: String = get(r, "kind")?;
+    let state: String = get(r, "state")?;
+    let reason: Option<String> = get(r, "return_reason")?;
+    let attachments: String = get(r, "attachments")?;
     Ok(Answer {
-        id: r.try_get("id").map_err(g)?,
-        incident_id: r.try_get("incident_id").map_err(g)?,
+        id: get(r, "id")?,
+        incident_id: get(r, "incident_id")?,
         kind: AnswerKind::parse(&kind).ok_or_else(|| corrupt("answer kind", &kind))?,
-        text: r.try_get("text").map_err(g)?,
+        text: get(r, "text")?,
         state: AnswerState::parse(&state).ok_or_else(|| corrupt("answer state", &state))?,
-        author_id: r.try_get("author_id").map_err(g)?,
-        reviewer_id: r.try_get("reviewer_id").map_err(g)?,
+        author_id: get(r, "author_id")?,
+        reviewer_id: get(r, "reviewer_id")?,
         return_reason: reason.as_deref().and_then(ReworkReason::parse),
-        return_comment: r.try_get("return_comment").map_err(g)?,
+        return_comment: get(r, "return_comment")?,
         attachments: from_json(&attachments),
-        created_at: at(r.try_get("created_at").map_err(g)?),
-        updated_at: at(r.try_get("updated_at").map_err(g)?),
-        published_at: opt_at(r.try_get("published_at").map_err(g)?),
+        created_at: at(get(r, "created_at")?),
+        updated_at: at(get(r, "updated_at")?),
+        published_at: opt_at(get(r, "published_at")?),
         publications: vec![],
     })
 }
 
 fn user_row(r: &AnyRow) -> Result<User, StoreError> {
-    let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-    let grants: String = r.try_get("grants").map_err(g)?;
+    let grants: String = get(r, "grants")?;
     Ok(User {
-        id: r.try_get("id").map_err(g)?,
-        login: r.try_get("login").map_err(g)?,
-        display_name: r.try_get("display_name").map_err(g)?,
-        active: r.try_get::<i64, _>("active").map_err(g)? != 0,
+        id: get(r, "id")?,
+        login: get(r, "login")?,
+        display_name: get(r, "display_name")?,
+        active: get::<i64>(r, "active")? != 0,
         grants: from_json(&grants),
-        created_at: at(r.try_get("created_at").map_err(g)?),
+        created_at: at(get(r, "created_at")?),
     })
 }
 
@@ -295,16 +300,15 @@ impl SqlStore {
         .map_err(backend_error)?;
         rows.iter()
             .map(|r| {
-                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-                let channel: String = r.try_get("channel").map_err(g)?;
-                let state: String = r.try_get("state").map_err(g)?;
+                let channel: String = get(r, "channel")?;
+                let state: String = get(r, "state")?;
                 Ok(Publication {
                     channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
-                    target: r.try_get("target").map_err(g)?,
+                    target: get(r, "target")?,
                     state: PublicationState::parse(&state).ok_or_else(|| corrupt("publication state", &state))?,
-                    attempts: r.try_get::<i64, _>("attempts").map_err(g)? as i32,
-                    last_error: r.try_get("last_error").map_err(g)?,
-                    updated_at: at(r.try_get("updated_at").map_err(g)?),
+                    attempts: get::<i64>(r, "attempts")? as i32,
+                    last_error: get(r, "last_error")?,
+                    updated_at: at(get(r, "updated_at")?),
                 })
             })
             .collect()
@@ -343,17 +347,16 @@ impl Store for SqlStore {
         .map_err(backend_error)?;
         rows.iter()
             .map(|r| {
-                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-                let level: String = r.try_get("level").map_err(g)?;
-                let aliases: String = r.try_get("aliases").map_err(g)?;
+                let level: String = get(r, "level")?;
+                let aliases: String = get(r, "aliases")?;
                 Ok(Territory {
-                    code: r.try_get("code").map_err(g)?,
-                    name: r.try_get("name").map_err(g)?,
-                    full_name: r.try_get("full_name").map_err(g)?,
+                    code: get(r, "code")?,
+                    name: get(r, "name")?,
+                    full_name: get(r, "full_name")?,
                     level: TerritoryLevel::parse(&level).ok_or_else(|| corrupt("level", &level))?,
-                    parent: r.try_get("parent").map_err(g)?,
-                    zone: r.try_get("zone").map_err(g)?,
-                    oktmo: r.try_get("oktmo").map_err(g)?,
+                    parent: get(r, "parent")?,
+                    zone: get(r, "zone")?,
+                    oktmo: get(r, "oktmo")?,
                     aliases: from_json(&aliases),
                 })
             })
@@ -385,15 +388,14 @@ impl Store for SqlStore {
             .map_err(backend_error)?;
         rows.iter()
             .map(|r| {
-                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-                let kind: String = r.try_get("kind").map_err(g)?;
-                let sectors: String = r.try_get("sectors").map_err(g)?;
+                let kind: String = get(r, "kind")?;
+                let sectors: String = get(r, "sectors")?;
                 Ok(Organisation {
-                    code: r.try_get("code").map_err(g)?,
-                    name: r.try_get("name").map_err(g)?,
+                    code: get(r, "code")?,
+                    name: get(r, "name")?,
                     kind: OrgKind::parse(&kind).ok_or_else(|| corrupt("organisation kind", &kind))?,
-                    territory: r.try_get("territory").map_err(g)?,
-                    parent: r.try_get("parent").map_err(g)?,
+                    territory: get(r, "territory")?,
+                    parent: get(r, "parent")?,
                     sectors: from_json(&sectors),
                 })
             })
@@ -423,12 +425,11 @@ impl Store for SqlStore {
             .map_err(backend_error)?;
         rows.iter()
             .map(|r| {
-                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
                 Ok(Category {
-                    code: r.try_get("code").map_err(g)?,
-                    name: r.try_get("name").map_err(g)?,
-                    photo_required: r.try_get::<i64, _>("photo_required").map_err(g)? != 0,
-                    form_days: r.try_get::<Option<i64>, _>("form_days").map_err(g)?.map(|d| d.max(0) as u32),
+                    code: get(r, "code")?,
+                    name: get(r, "name")?,
+                    photo_required: get::<i64>(r, "photo_required")? != 0,
+                    form_days: get::<Option<i64>>(r, "form_days")?.map(|d| d.max(0) as u32),
                 })
             })
             .collect()
@@ -458,14 +459,13 @@ impl Store for SqlStore {
             .map_err(backend_error)?;
         rows.iter()
             .map(|r| {
-                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-                let channel: String = r.try_get("channel").map_err(g)?;
+                let channel: String = get(r, "channel")?;
                 Ok(Source {
                     channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
-                    key: r.try_get("key").map_err(g)?,
-                    name: r.try_get("name").map_err(g)?,
-                    territory: r.try_get("territory").map_err(g)?,
-                    org: r.try_get("org").map_err(g)?,
+                    key: get(r, "key")?,
+                    name: get(r, "name")?,
+                    territory: get(r, "territory")?,
+                    org: get(r, "org")?,
                 })
             })
             .collect()
@@ -582,17 +582,17 @@ impl Store for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(backend_error)?;
-        row.map(|r| {
-            let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-            Ok(Session {
-                token_hash: r.try_get("token_hash").map_err(g)?,
-                user_id: r.try_get("user_id").map_err(g)?,
-                csrf_token: r.try_get("csrf_token").map_err(g)?,
-                created_at: at(r.try_get("created_at").map_err(g)?),
-                expires_at: at(r.try_get("expires_at").map_err(g)?),
+        row.as_ref()
+            .map(|r| {
+                Ok(Session {
+                    token_hash: get(r, "token_hash")?,
+                    user_id: get(r, "user_id")?,
+                    csrf_token: get(r, "csrf_token")?,
+                    created_at: at(get(r, "created_at")?),
+                    expires_at: at(get(r, "expires_at")?),
+                })
             })
-        })
-        .transpose()
+            .transpose()
     }
 
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
@@ -639,17 +639,17 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend_error)?;
-        row.map(|r| {
-            let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-            Ok(ApiToken {
-                id: r.try_get("id").map_err(g)?,
-                user_id: r.try_get("user_id").map_err(g)?,
-                name: r.try_get("name").map_err(g)?,
-                created_at: at(r.try_get("created_at").map_err(g)?),
-                expires_at: opt_at(r.try_get("expires_at").map_err(g)?),
+        row.as_ref()
+            .map(|r| {
+                Ok(ApiToken {
+                    id: get(r, "id")?,
+                    user_id: get(r, "user_id")?,
+                    name: get(r, "name")?,
+                    created_at: at(get(r, "created_at")?),
+                    expires_at: opt_at(get(r, "expires_at")?),
+                })
             })
-        })
-        .transpose()
+            .transpose()
     }
 
     async fn ingest(
@@ -678,7 +678,8 @@ impl Store for SqlStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(backend_error)?;
-        row.map(|r| Ok((r.try_get("id").map_err(backend_error)?, r.try_get("incident_id").map_err(backend_error)?)))
+        row.as_ref()
+            .map(|r| Ok((r.try_get("id").map_err(backend_error)?, r.try_get("incident_id").map_err(backend_error)?)))
             .transpose()
     }
 
@@ -763,11 +764,10 @@ impl Store for SqlStore {
         .map_err(backend_error)?;
         let mut messages = Vec::with_capacity(rows.len());
         for r in &rows {
-            let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-            let channel: String = r.try_get("channel").map_err(g)?;
-            let attachments: String = r.try_get("attachments").map_err(g)?;
-            let raw: String = r.try_get("raw").map_err(g)?;
-            let mid: i64 = r.try_get("id").map_err(g)?;
+            let channel: String = get(r, "channel")?;
+            let attachments: String = get(r, "attachments")?;
+            let raw: String = get(r, "raw")?;
+            let mid: i64 = get(r, "id")?;
             let revs = sqlx::query("SELECT kind, text, at FROM message_revisions WHERE message_id = $1 ORDER BY id")
                 .bind(mid)
                 .fetch_all(&self.pool)
@@ -776,34 +776,31 @@ impl Store for SqlStore {
             let revisions = revs
                 .iter()
                 .map(|v| {
-                    let kind: String = v.try_get("kind").map_err(g)?;
+                    let kind: String = get(v, "kind")?;
                     Ok(MessageRevision {
                         kind: RevisionKind::parse(&kind).ok_or_else(|| corrupt("revision kind", &kind))?,
-                        text: v.try_get("text").map_err(g)?,
-                        at: at(v.try_get("at").map_err(g)?),
+                        text: get(v, "text")?,
+                        at: at(get(v, "at")?),
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             messages.push(Message {
                 id: mid,
-                incident_id: r.try_get("incident_id").map_err(g)?,
+                incident_id: get(r, "incident_id")?,
                 body: NewMessage {
                     channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
-                    source: r.try_get("source").map_err(g)?,
-                    external_id: r.try_get("external_id").map_err(g)?,
-                    thread_id: r.try_get("thread_id").map_err(g)?,
-                    parent_id: r.try_get("parent_id").map_err(g)?,
-                    author: Author {
-                        id: r.try_get("author_id").map_err(g)?,
-                        name: r.try_get("author_name").map_err(g)?,
-                    },
-                    text: r.try_get("text").map_err(g)?,
+                    source: get(r, "source")?,
+                    external_id: get(r, "external_id")?,
+                    thread_id: get(r, "thread_id")?,
+                    parent_id: get(r, "parent_id")?,
+                    author: Author { id: get(r, "author_id")?, name: get(r, "author_name")? },
+                    text: get(r, "text")?,
                     attachments: from_json(&attachments),
-                    published_at: at(r.try_get("published_at").map_err(g)?),
-                    url: r.try_get("url").map_err(g)?,
+                    published_at: at(get(r, "published_at")?),
+                    url: get(r, "url")?,
                     raw: serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null),
                 },
-                captured_at: at(r.try_get("captured_at").map_err(g)?),
+                captured_at: at(get(r, "captured_at")?),
                 revisions,
             });
         }
@@ -883,17 +880,16 @@ impl Store for SqlStore {
         .map_err(backend_error)?;
         rows.iter()
             .map(|r| {
-                let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-                let changes: String = r.try_get("changes").map_err(g)?;
+                let changes: String = get(r, "changes")?;
                 Ok(Event {
-                    id: r.try_get("id").map_err(g)?,
-                    incident_id: r.try_get("incident_id").map_err(g)?,
-                    at: at(r.try_get("at").map_err(g)?),
-                    actor_id: r.try_get("actor_id").map_err(g)?,
-                    actor: r.try_get("actor").map_err(g)?,
-                    action: r.try_get("action").map_err(g)?,
+                    id: get(r, "id")?,
+                    incident_id: get(r, "incident_id")?,
+                    at: at(get(r, "at")?),
+                    actor_id: get(r, "actor_id")?,
+                    actor: get(r, "actor")?,
+                    action: get(r, "action")?,
                     changes: from_json(&changes),
-                    note: r.try_get("note").map_err(g)?,
+                    note: get(r, "note")?,
                 })
             })
             .collect()
@@ -911,19 +907,18 @@ impl Store for SqlStore {
         .map_err(backend_error)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let g = |e: sqlx::Error| StoreError::Backend(e.to_string());
-            let id: i64 = r.try_get("id").map_err(g)?;
-            let kind: Option<String> = r.try_get("kind").map_err(g)?;
+            let id: i64 = get(r, "id")?;
+            let kind: Option<String> = get(r, "kind")?;
             let Some(inc) = self.incident(id).await? else { continue };
             out.push(Correction {
                 incident_id: id,
-                text: r.try_get::<Option<String>, _>("text").map_err(g)?.unwrap_or_default(),
+                text: get::<Option<String>>(r, "text")?.unwrap_or_default(),
                 channel: inc.channel,
                 source: inc.source,
                 kind: kind.as_deref().and_then(Kind::parse),
-                category: r.try_get("category").map_err(g)?,
-                territory: r.try_get("territory").map_err(g)?,
-                at: at(r.try_get("at").map_err(g)?),
+                category: get(r, "category")?,
+                territory: get(r, "territory")?,
+                at: at(get(r, "at")?),
             });
         }
         Ok(out)
