@@ -44,6 +44,13 @@ impl Hierarchy {
         v
     }
 
+    /// Organisations whose territory is exactly `territory`, in code order.
+    pub fn orgs_at(&self, territory: &str) -> Vec<&Organisation> {
+        let mut v: Vec<&Organisation> = self.orgs.values().filter(|o| o.territory == territory).collect();
+        v.sort_by(|a, b| a.code.cmp(&b.code));
+        v
+    }
+
     pub fn org(&self, code: &str) -> Option<&Organisation> {
         self.orgs.get(code)
     }

@@ -5,6 +5,7 @@ pub mod access;
 pub mod error;
 pub mod model;
 pub mod reference;
+pub mod routing;
 pub mod status;
 pub mod store;
 pub mod workflow;
