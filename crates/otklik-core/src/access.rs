@@ -258,6 +258,8 @@ mod tests {
             region: Some(region.into()),
             municipality: muni.map(Into::into),
             org: org.map(Into::into),
+            suggested_org: None,
+            route_note: None,
             assignee: None,
             urgent: false,
             sentiment: None,

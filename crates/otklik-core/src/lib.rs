@@ -2,6 +2,7 @@
 //! reference data parsing and the `Store` trait. This crate performs no IO.
 
 pub mod access;
+pub mod calendar;
 pub mod error;
 pub mod model;
 pub mod reference;

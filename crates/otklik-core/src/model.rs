@@ -271,6 +271,9 @@ pub struct IncidentSeed {
     pub region: Option<String>,
     pub municipality: Option<String>,
     pub org: Option<String>,
+    /// What routing proposes, and why.
+    pub suggested_org: Option<String>,
+    pub route_note: Option<String>,
     pub summary: String,
     pub tags: Vec<String>,
 }
@@ -296,6 +299,9 @@ pub struct Incident {
     pub municipality: Option<String>,
     /// The responsible (lead) organisation.
     pub org: Option<String>,
+    /// The organisation routing proposes, and why; `assign` without an organisation takes it.
+    pub suggested_org: Option<String>,
+    pub route_note: Option<String>,
     /// The executor who took it.
     pub assignee: Option<Id>,
     pub urgent: bool,

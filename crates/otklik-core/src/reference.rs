@@ -42,6 +42,7 @@ pub struct ReferenceData {
     pub organisations: Vec<Organisation>,
     pub categories: Vec<Category>,
     pub sources: Vec<Source>,
+    pub routing: Vec<crate::routing::RoutingRule>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +112,7 @@ pub struct ReferenceFiles<'a> {
     pub organisations: (&'a str, &'a str),
     pub taxonomy: (&'a str, &'a str),
     pub sources: Option<(&'a str, &'a str)>,
+    pub routing: Option<(&'a str, &'a str)>,
 }
 
 impl ReferenceData {
@@ -154,7 +156,11 @@ impl ReferenceData {
             Some((sf, st)) => parse::<SourceFile>(sf, st)?.source,
             None => vec![],
         };
-        let data = ReferenceData { territories, organisations, categories, sources };
+        let routing = match files.routing {
+            Some((rf, rt)) => crate::routing::parse_rule_file(rf, rt)?,
+            None => vec![],
+        };
+        let data = ReferenceData { territories, organisations, categories, sources, routing };
         data.validate(&files)?;
         Ok(data)
     }
@@ -279,6 +285,12 @@ impl ReferenceData {
                 }
             }
         }
+        if let Err((code, message)) =
+            crate::routing::validate_rules(&self.routing, &crate::workflow::Catalog::new(self))
+        {
+            let (file, text) = files.routing.unwrap_or(("routing", ""));
+            return Err(err((file, text), &code, message));
+        }
         Ok(())
     }
 
@@ -335,6 +347,7 @@ name = "Покрытие"
             organisations: ("o.toml", o),
             taxonomy: ("c.toml", c),
             sources: None,
+            routing: None,
         }
     }
 

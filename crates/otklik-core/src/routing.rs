@@ -60,15 +60,20 @@ struct RuleFile {
     rule: Vec<RoutingRule>,
 }
 
-/// Parses and validates a rules file against the reference data; errors name the file and line.
-pub fn parse_rules(file: &str, text: &str, catalog: &Catalog) -> Result<Vec<RoutingRule>, ReferenceError> {
-    let rules = toml::from_str::<RuleFile>(text)
+/// Parses a rules file without checking its references.
+pub fn parse_rule_file(file: &str, text: &str) -> Result<Vec<RoutingRule>, ReferenceError> {
+    Ok(toml::from_str::<RuleFile>(text)
         .map_err(|e| ReferenceError {
             file: file.into(),
             line: e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
             message: e.message().to_string(),
         })?
-        .rule;
+        .rule)
+}
+
+/// Parses and validates a rules file against the reference data; errors name the file and line.
+pub fn parse_rules(file: &str, text: &str, catalog: &Catalog) -> Result<Vec<RoutingRule>, ReferenceError> {
+    let rules = parse_rule_file(file, text)?;
     validate_rules(&rules, catalog).map_err(|(code, message)| ReferenceError {
         file: file.into(),
         line: text
@@ -243,6 +248,7 @@ mod tests {
             ],
             categories: vec![c("roads"), c("roads.surface"), c("roads.surface.potholes"), c("housing")],
             sources: vec![],
+            routing: vec![],
         })
     }
 

@@ -127,6 +127,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn categories(&self) -> Result<Vec<Category>, StoreError>;
     async fn upsert_source(&self, s: &Source) -> Result<(), StoreError>;
     async fn sources(&self) -> Result<Vec<Source>, StoreError>;
+    async fn upsert_routing_rule(&self, r: &crate::routing::RoutingRule) -> Result<(), StoreError>;
+    async fn routing_rules(&self) -> Result<Vec<crate::routing::RoutingRule>, StoreError>;
+    /// False when there was no such rule.
+    async fn delete_routing_rule(&self, code: &str) -> Result<bool, StoreError>;
 
     // Users, sessions and machine tokens.
     async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;

@@ -66,6 +66,7 @@ pub struct Catalog {
     pub hierarchy: Hierarchy,
     pub categories: HashMap<String, Category>,
     pub sources: HashMap<(Channel, String), Source>,
+    pub routing: Vec<crate::routing::RoutingRule>,
 }
 
 impl Catalog {
@@ -74,6 +75,7 @@ impl Catalog {
             hierarchy: Hierarchy::new(&data.territories, &data.organisations),
             categories: data.categories.iter().map(|c| (c.code.clone(), c.clone())).collect(),
             sources: data.sources.iter().map(|s| ((s.channel, s.key.clone()), s.clone())).collect(),
+            routing: data.routing.clone(),
         }
     }
 }
@@ -95,9 +97,10 @@ pub enum Command {
         #[serde(default)]
         note: Option<String>,
     },
-    /// Route to the responsible organisation.
+    /// Route to the responsible organisation (routing's suggestion when none is given).
     Assign {
-        org: String,
+        #[serde(default)]
+        org: Option<String>,
         #[serde(default)]
         note: Option<String>,
     },
@@ -267,6 +270,7 @@ impl Workflow {
             organisations: self.store.organisations().await?,
             categories: self.store.categories().await?,
             sources: self.store.sources().await?,
+            routing: self.store.routing_rules().await?,
         };
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Catalog::new(&data));
         Ok(())
@@ -336,12 +340,24 @@ impl Workflow {
                 return Err(DomainError::Validation("the message's territory is outside your scope".into()));
             }
         }
+        let decision = crate::routing::route(
+            &catalog.routing,
+            &crate::routing::RouteQuery {
+                category: class.category.as_deref(),
+                territory: class.territory.as_deref(),
+                channel: Some(msg.channel),
+                kind: class.kind,
+            },
+            &catalog.hierarchy,
+        );
         let seed = IncidentSeed {
             summary: summarise(&msg.text),
             classification: class,
             region,
             municipality,
             org: None,
+            suggested_org: decision.as_ref().map(|d| d.org.clone()),
+            route_note: decision.map(|d| d.explanation),
             tags: vec![],
         };
         Ok(self.store.ingest(msg, &seed, self.now()).await?)
@@ -486,6 +502,21 @@ impl Workflow {
                 if let Some(u) = urgent {
                     after.urgent = u;
                 }
+                // A corrected classification may change who should answer.
+                if after.org.is_none() && (after.category != before.category || after.territory != before.territory) {
+                    let d = crate::routing::route(
+                        &catalog.routing,
+                        &crate::routing::RouteQuery {
+                            category: after.category.as_deref(),
+                            territory: after.territory.as_deref(),
+                            channel: Some(after.channel),
+                            kind: after.kind,
+                        },
+                        h,
+                    );
+                    after.suggested_org = d.as_ref().map(|d| d.org.clone());
+                    after.route_note = d.map(|d| d.explanation);
+                }
                 // A moderated incident must stay within the moderator's reach.
                 if !actor.can_see(&after, h) {
                     return Err(DomainError::Validation("the new territory is outside your scope".into()));
@@ -493,8 +524,20 @@ impl Workflow {
                 note = n;
             }
             Command::Assign { org, note: n } => {
+                let (org, from_routing) = match org {
+                    Some(o) => (o, false),
+                    None => (
+                        before.suggested_org.clone().ok_or_else(|| {
+                            DomainError::Validation("no organisation given and routing suggests none".into())
+                        })?,
+                        true,
+                    ),
+                };
                 self.route_to(actor, &catalog, &mut after, &org)?;
-                note = n;
+                note = match (from_routing, n, &before.route_note) {
+                    (true, None, Some(why)) => Some(format!("routing: {why}")),
+                    (_, n, _) => n,
+                };
             }
             Command::Redirect { org, reason } => {
                 required("reason", &reason)?;

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use otklik_core::DomainError;
 use otklik_core::model::*;
 use otklik_core::reference::{ReferenceData, ReferenceFiles, validate_code};
+use otklik_core::routing::RoutingRule;
 use otklik_core::status::{Action, Status};
 use otklik_core::store::{Cursor, IncidentQuery, SortKey};
 use otklik_core::workflow::{Command, IntakeHints};
@@ -66,6 +67,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_category))
         .routes(routes!(list_sources))
         .routes(routes!(put_source))
+        .routes(routes!(list_routing_rules))
+        .routes(routes!(put_routing_rule, delete_routing_rule))
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, patch_user))
         .routes(routes!(create_token))
@@ -382,6 +385,7 @@ async fn current_reference(state: &AppState) -> ApiResult<ReferenceData> {
         organisations: s.organisations().await?,
         categories: s.categories().await?,
         sources: s.sources().await?,
+        routing: s.routing_rules().await?,
     })
 }
 
@@ -392,6 +396,7 @@ fn validate_edit(data: &ReferenceData) -> ApiResult<()> {
         organisations: ("organisations", ""),
         taxonomy: ("taxonomy", ""),
         sources: Some(("sources", "")),
+        routing: Some(("routing", "")),
     };
     data.validate(&files).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reference", e.message))
 }
@@ -522,6 +527,48 @@ async fn put_source(
     state.workflow.store().upsert_source(&s).await?;
     state.workflow.reload_catalog().await?;
     Ok(Json(s))
+}
+
+/// Routing rules: which organisation answers what.
+#[utoipa::path(get, path = "/api/v1/routing-rules", tag = "reference", responses((status = 200, body = Vec<RoutingRule>)))]
+async fn list_routing_rules(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<Vec<RoutingRule>>> {
+    Ok(Json(state.workflow.store().routing_rules().await?))
+}
+
+/// Create or replace a routing rule (administrators).
+#[utoipa::path(put, path = "/api/v1/routing-rules/{code}", tag = "reference", request_body = RoutingRule, params(("code" = String, Path)),
+    responses((status = 200, body = RoutingRule), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_routing_rule(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(code): PathParam<String>,
+    JsonBody(r): JsonBody<RoutingRule>,
+) -> ApiResult<Json<RoutingRule>> {
+    auth.require_admin()?;
+    path_code(&code, &r.code)?;
+    let mut data = current_reference(&state).await?;
+    data.routing.retain(|x| x.code != code);
+    data.routing.push(r.clone());
+    validate_edit(&data)?;
+    state.workflow.store().upsert_routing_rule(&r).await?;
+    state.workflow.reload_catalog().await?;
+    Ok(Json(r))
+}
+
+/// Delete a routing rule (administrators).
+#[utoipa::path(delete, path = "/api/v1/routing-rules/{code}", tag = "reference", params(("code" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_routing_rule(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(code): PathParam<String>,
+) -> ApiResult<StatusCode> {
+    auth.require_admin()?;
+    if !state.workflow.store().delete_routing_rule(&code).await? {
+        return Err(ApiError::not_found("routing rule"));
+    }
+    state.workflow.reload_catalog().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------- users

@@ -63,6 +63,22 @@ enum Cmd {
         #[arg(long)]
         model: Option<PathBuf>,
     },
+    /// The instant at which H working hours have passed after INSTANT under the Russian production
+    /// calendar (weekends, holidays, transferred days, shortened pre-holiday days), in ZONE.
+    Due {
+        /// RFC 3339 (`2026-03-03T09:00:00+03:00`), or a local time (`2026-03-03T09:00`) read in --zone.
+        #[arg(long)]
+        from: String,
+        /// Working hours to add; fractions allowed (`0.5`).
+        #[arg(long = "working-hours")]
+        working_hours: String,
+        /// IANA time zone, e.g. `Europe/Samara`.
+        #[arg(long)]
+        zone: String,
+        /// Daily working intervals.
+        #[arg(long, default_value = "09:00-18:00")]
+        hours: String,
+    },
     /// Train and evaluate the text-analysis model.
     Nlp {
         #[command(subcommand)]
@@ -202,6 +218,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Import { config, file } => import(&config.config, &file).await,
+        Cmd::Due { from, working_hours, zone, hours } => {
+            use otklik_core::calendar;
+            let zone = calendar::parse_zone(&zone)?;
+            let start = calendar::parse_instant(&from, zone)?;
+            let amount = calendar::parse_hours_amount(&working_hours)?;
+            let hours = calendar::WorkingHours::parse(&hours)?;
+            let due = calendar::add_working_time(start, amount, zone, &hours, calendar::ProductionCalendar::russia());
+            writeln!(std::io::stdout().lock(), "{}", calendar::format_in_zone(due, zone))?;
+            Ok(())
+        }
         Cmd::Classify { model } => {
             let analyzer = crate::nlp::analyzer(model.as_deref(), &crate::refdata::builtin()?)?;
             crate::nlp::classify(&analyzer)

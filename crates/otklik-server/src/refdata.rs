@@ -10,6 +10,7 @@ const TERRITORIES: &str = include_str!("../../../data/reference/territories.toml
 const ORGANISATIONS: &str = include_str!("../../../data/reference/organisations.toml");
 const TAXONOMY: &str = include_str!("../../../data/reference/taxonomy.toml");
 const SOURCES: &str = include_str!("../../../data/reference/sources.toml");
+const ROUTING: &str = include_str!("../../../data/reference/routing.toml");
 
 /// The reference data shipped with Otklik: four demo regions and the default taxonomy.
 pub fn builtin() -> Result<ReferenceData, ReferenceError> {
@@ -18,10 +19,11 @@ pub fn builtin() -> Result<ReferenceData, ReferenceError> {
         organisations: ("organisations.toml", ORGANISATIONS),
         taxonomy: ("taxonomy.toml", TAXONOMY),
         sources: Some(("sources.toml", SOURCES)),
+        routing: Some(("routing.toml", ROUTING)),
     })
 }
 
-/// Reads the reference files of a folder; `sources.toml` is optional.
+/// Reads the reference files of a folder; `sources.toml` and `routing.toml` are optional.
 pub fn from_dir(dir: &Path) -> Result<ReferenceData, ReferenceError> {
     let read = |name: &str| {
         let p = dir.join(name);
@@ -34,12 +36,15 @@ pub fn from_dir(dir: &Path) -> Result<ReferenceData, ReferenceError> {
     let t = read("territories.toml")?;
     let o = read("organisations.toml")?;
     let c = read("taxonomy.toml")?;
-    let s = if dir.join("sources.toml").exists() { Some(read("sources.toml")?) } else { None };
+    let optional = |name: &str| if dir.join(name).exists() { read(name).map(Some) } else { Ok(None) };
+    let s = optional("sources.toml")?;
+    let r = optional("routing.toml")?;
     ReferenceData::parse(ReferenceFiles {
         territories: (&t.0, &t.1),
         organisations: (&o.0, &o.1),
         taxonomy: (&c.0, &c.1),
         sources: s.as_ref().map(|s| (s.0.as_str(), s.1.as_str())),
+        routing: r.as_ref().map(|r| (r.0.as_str(), r.1.as_str())),
     })
 }
 
@@ -58,6 +63,9 @@ pub async fn seed(store: &dyn Store, data: &ReferenceData) -> Result<(), otklik_
     }
     for s in &data.sources {
         store.upsert_source(s).await?;
+    }
+    for r in &data.routing {
+        store.upsert_routing_rule(r).await?;
     }
     Ok(())
 }

@@ -224,6 +224,8 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/categories/{code}",
         "/api/v1/sources",
         "/api/v1/sources/{channel}/{key}",
+        "/api/v1/routing-rules",
+        "/api/v1/routing-rules/{code}",
         "/api/v1/users",
         "/api/v1/users/{id}",
         "/api/v1/users/{id}/tokens",

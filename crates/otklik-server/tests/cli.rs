@@ -206,3 +206,79 @@ fn nlp_eval_prints_the_report() {
     assert!(!out.status.success());
     assert_eq!(text(&out.stderr).lines().count(), 1);
 }
+
+#[test]
+fn due_follows_the_contract() {
+    let due = |args: &[&str]| {
+        let mut a = vec!["due"];
+        a.extend_from_slice(args);
+        otklik(&a, None, &[])
+    };
+    let cases: &[(&[&str], &str)] = &[
+        // A Friday morning plus a working day ends that evening.
+        (
+            &["--from", "2026-03-06T09:00:00+03:00", "--working-hours", "9", "--zone", "Europe/Moscow"],
+            "2026-03-06T18:00:00+03:00",
+        ),
+        // Over the New Year holidays, in Samara's offset.
+        (
+            &["--from", "2026-12-30T17:00:00+04:00", "--working-hours", "9", "--zone", "Europe/Samara"],
+            "2027-01-11T17:00:00+04:00",
+        ),
+        // A shortened pre-holiday day (7 March 2025 ends at 17:00).
+        (
+            &["--from", "2025-03-07T16:30:00+03:00", "--working-hours", "1", "--zone", "Europe/Moscow"],
+            "2025-03-10T09:30:00+03:00",
+        ),
+        // Fractions and a lunch break.
+        (
+            &[
+                "--from",
+                "2026-03-03T12:30:00+12:00",
+                "--working-hours",
+                "1.5",
+                "--zone",
+                "Asia/Kamchatka",
+                "--hours",
+                "09:00-13:00,14:00-18:00",
+            ],
+            "2026-03-03T15:00:00+12:00",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = due(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), format!("{expected}\n"), "{args:?}");
+    }
+    for bad in [
+        vec!["--from", "yesterday", "--working-hours", "9", "--zone", "Europe/Moscow"],
+        vec!["--from", "2026-03-06T09:00:00+03:00", "--working-hours", "nine", "--zone", "Europe/Moscow"],
+        vec!["--from", "2026-03-06T09:00:00+03:00", "--working-hours", "9", "--zone", "Mars/Olympus"],
+        vec![
+            "--from",
+            "2026-03-06T09:00:00+03:00",
+            "--working-hours",
+            "9",
+            "--zone",
+            "Europe/Moscow",
+            "--hours",
+            "18:00-09:00",
+        ],
+        vec![
+            "--from",
+            "2026-03-06T09:00:00+03:00",
+            "--working-hours",
+            "9",
+            "--zone",
+            "Europe/Moscow",
+            "--hours",
+            "09:00-13:00,12:00-18:00",
+        ],
+    ] {
+        let out = due(&bad);
+        assert!(!out.status.success(), "{bad:?}");
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
+        assert!(err.starts_with("otklik: "), "{err}");
+    }
+}

@@ -284,3 +284,54 @@ async fn intake_classifies_new_messages() {
     assert_eq!(inc["sentiment"], "negative");
     assert!(inc["confidence"]["kind"].as_f64().unwrap() > 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_suggests_an_organisation_and_assign_takes_it() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let operator = app.token("operator-gryazi").await;
+
+    // No rule for roads: the municipality's administration, explained.
+    let id = app.ingest(&admin, "route-1", Some("gryazinsky-gryazi")).await;
+    let (_, card) = app.get(&operator, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["suggested_org"], "adm-gryazinsky");
+    assert!(card["incident"]["route_note"].as_str().unwrap().contains("administration"), "{card}");
+    let (s, inc) = app.act(&operator, id, json!({"action": "assign"})).await;
+    assert_eq!(s, 200, "{inc}");
+    assert_eq!(inc["org"], "adm-gryazinsky");
+    let (_, card) = app.get(&operator, &format!("/api/v1/incidents/{id}")).await;
+    let assign = card["history"].as_array().unwrap().iter().find(|e| e["action"] == "assign").unwrap();
+    assert!(assign["note"].as_str().unwrap().starts_with("routing: "), "{assign}");
+
+    // A regional rule: waste goes to the regional operator.
+    let mut m = message("route-2", Some("gryazinsky"));
+    m["category"] = json!("waste");
+    let (_, v) = app.post(&admin, "/api/v1/messages", m).await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{}", v["incident_id"])).await;
+    assert_eq!(card["incident"]["suggested_org"], "lipetsk-waste-operator");
+    assert!(card["incident"]["route_note"].as_str().unwrap().contains("lipetsk-oblast-waste"));
+
+    // Moderation that corrects the category re-routes the suggestion.
+    let id3 = app.ingest(&admin, "route-3", Some("gryazinsky")).await;
+    let (s, inc) = app.act(&operator, id3, json!({"action": "moderate", "category": "healthcare"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(inc["suggested_org"], "lipetsk-min-health");
+
+    // Rules are editable: a more specific rule wins from now on.
+    let rule =
+        json!({"code": "gryazi-roads", "category": "roads", "territory": "gryazinsky", "org": "lipetsk-roads-agency"});
+    let (s, v) = app.call(&admin, reqwest::Method::PUT, "/api/v1/routing-rules/gryazi-roads", Some(rule)).await;
+    assert_eq!(s, 200, "{v}");
+    let mut m = message("route-4", Some("gryazinsky"));
+    m["category"] = json!("roads.surface.potholes");
+    let (_, v) = app.post(&admin, "/api/v1/messages", m).await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{}", v["incident_id"])).await;
+    assert_eq!(card["incident"]["suggested_org"], "lipetsk-roads-agency");
+    let bad = json!({"code": "bad", "org": "nobody"});
+    let (s, e) = app.call(&admin, reqwest::Method::PUT, "/api/v1/routing-rules/bad", Some(bad)).await;
+    assert_eq!((s.as_u16(), e["error"]["code"].as_str()), (422, Some("invalid_reference")));
+    let (s, _) = app.call(&admin, reqwest::Method::DELETE, "/api/v1/routing-rules/gryazi-roads", None).await;
+    assert_eq!(s, 204);
+    let (s, _) = app.call(&admin, reqwest::Method::DELETE, "/api/v1/routing-rules/gryazi-roads", None).await;
+    assert_eq!(s, 404);
+}

@@ -144,11 +144,13 @@ async fn reference_data_is_readable_by_all_and_editable_by_admins() {
     let org = json!({"code": "new-org", "name": "Новая организация", "kind": "agency", "territory": "gryazinsky"});
     let category = json!({"code": "roads.surface.cracks", "name": "Трещины", "photo_required": true, "form_days": 20});
     let source = json!({"channel": "ok", "key": "group-1", "name": "Группа", "territory": "gryazinsky"});
+    let rule = json!({"code": "gryazi-health", "category": "healthcare", "territory": "gryazinsky", "org": "new-org"});
     let puts = [
         ("/api/v1/territories/gryazinsky-new", territory, "/api/v1/territories"),
         ("/api/v1/organisations/new-org", org, "/api/v1/organisations"),
         ("/api/v1/categories/roads.surface.cracks", category, "/api/v1/categories"),
         ("/api/v1/sources/ok/group-1", source, "/api/v1/sources"),
+        ("/api/v1/routing-rules/gryazi-health", rule, "/api/v1/routing-rules"),
     ];
     for (login, _, _) in USERS {
         let token = &w.tokens[login];
@@ -169,7 +171,9 @@ async fn reference_data_is_readable_by_all_and_editable_by_admins() {
         let (_, items) = w.app.get(admin, list).await;
         let key = if body["code"].is_string() { "code" } else { "key" };
         let stored = items.as_array().unwrap().iter().find(|i| i[key] == body[key]).expect("stored");
-        assert_eq!(stored["name"], body["name"]);
+        for (k, v) in body.as_object().unwrap() {
+            assert_eq!(&stored[k], v, "{put}: {k}");
+        }
     }
     // Invalid edits are refused with the reason, and nothing changes.
     let (s, e) = w
@@ -268,6 +272,9 @@ async fn every_endpoint_needs_authentication() {
         (Method::PUT, "/api/v1/categories/x".into()),
         (Method::GET, "/api/v1/sources".into()),
         (Method::PUT, "/api/v1/sources/vk/x".into()),
+        (Method::GET, "/api/v1/routing-rules".into()),
+        (Method::PUT, "/api/v1/routing-rules/x".into()),
+        (Method::DELETE, "/api/v1/routing-rules/x".into()),
         (Method::GET, "/api/v1/users".into()),
         (Method::POST, "/api/v1/users".into()),
         (Method::GET, "/api/v1/users/1".into()),

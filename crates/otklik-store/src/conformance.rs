@@ -58,6 +58,8 @@ pub fn seed(region: Option<&str>, muni: Option<&str>) -> IncidentSeed {
         region: region.map(Into::into),
         municipality: muni.map(Into::into),
         org: None,
+        suggested_org: Some("adm".into()),
+        route_note: Some("правило".into()),
         summary: "яма".into(),
         tags: vec!["tag".into()],
     }
@@ -99,6 +101,23 @@ pub async fn reference_upserts_replace(s: &dyn Store) {
     };
     s.upsert_source(&src).await.unwrap();
     assert_eq!(s.sources().await.unwrap(), vec![src]);
+    let mut rule = otklik_core::routing::RoutingRule {
+        code: "roads-yelets".into(),
+        category: Some("roads".into()),
+        territory: Some("yelets".into()),
+        channel: Some(Channel::Ok),
+        kind: Some(Kind::Complaint),
+        org: "adm".into(),
+        co_executors: vec!["other".into()],
+        priority: -3,
+    };
+    s.upsert_routing_rule(&rule).await.unwrap();
+    rule.priority = 7;
+    s.upsert_routing_rule(&rule).await.unwrap();
+    assert_eq!(s.routing_rules().await.unwrap(), vec![rule]);
+    assert!(s.delete_routing_rule("roads-yelets").await.unwrap());
+    assert!(!s.delete_routing_rule("roads-yelets").await.unwrap());
+    assert!(s.routing_rules().await.unwrap().is_empty());
 }
 
 pub async fn users_sessions_and_tokens(s: &dyn Store) {
@@ -160,6 +179,7 @@ pub async fn ingest_is_idempotent(s: &dyn Store) {
     assert_eq!(d.incident.status, Status::New);
     assert_eq!(d.incident.region.as_deref(), Some("lip"));
     assert_eq!(d.incident.category.as_deref(), Some("roads.surface.potholes"));
+    assert_eq!((d.incident.suggested_org.as_deref(), d.incident.route_note.as_deref()), (Some("adm"), Some("правило")));
     assert_eq!(d.history.len(), 1);
     assert_eq!(d.history[0].action, "intake");
     assert_eq!(s.count_incidents(&IncidentQuery::default(), &all()).await.unwrap(), 1);

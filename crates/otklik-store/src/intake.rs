@@ -122,8 +122,9 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
         };
         let mut inc = Sql::default();
         inc.push(
-            "INSERT INTO incidents (id, status, kind, category, direction, territory, region, municipality, org, urgent, \
-             sentiment, confidence, channel, source, summary, created_at, updated_at, next_due, tags, version) VALUES ",
+            "INSERT INTO incidents (id, status, kind, category, direction, territory, region, municipality, org, \
+             suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
+             updated_at, next_due, tags, version) VALUES ",
         );
         let mut msg = Sql::default();
         msg.push(
@@ -148,6 +149,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             inc.bind(opt(c.category.clone())).push(", ").bind(opt(direction(&c.category))).push(", ");
             inc.bind(opt(c.territory.clone())).push(", ").bind(opt(j.seed.region.clone())).push(", ");
             inc.bind(opt(j.seed.municipality.clone())).push(", ").bind(opt(j.seed.org.clone())).push(", ");
+            inc.bind(opt(j.seed.suggested_org.clone())).push(", ").bind(opt(j.seed.route_note.clone())).push(", ");
             inc.bind(Bind::I(c.urgent as i64)).push(", ");
             inc.bind(opt(c.sentiment.map(|s| s.as_str().to_string()))).push(", ");
             inc.bind(opt(c.confidence.map(|x| to_json(&x)))).push(", ");

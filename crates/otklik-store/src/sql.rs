@@ -122,7 +122,7 @@ impl Sql {
     }
 }
 
-const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, municipality, org, assignee, urgent, \
+const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, municipality, org, suggested_org, route_note, assignee, urgent, \
      sentiment, confidence, channel, source, summary, created_at, updated_at, first_answer_due, resolution_due, \
      first_answered_at, closed_at, rating, tags, version";
 
@@ -142,6 +142,8 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
         region: get(r, "region")?,
         municipality: get(r, "municipality")?,
         org: get(r, "org")?,
+        suggested_org: get(r, "suggested_org")?,
+        route_note: get(r, "route_note")?,
         assignee: get(r, "assignee")?,
         urgent: get::<i64>(r, "urgent")? != 0,
         sentiment: sentiment.as_deref().and_then(Sentiment::parse),
@@ -469,6 +471,62 @@ impl Store for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn upsert_routing_rule(&self, r: &otklik_core::routing::RoutingRule) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO routing_rules (code, category, territory, channel, kind, org, co_executors, priority) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO UPDATE SET category = excluded.category, \
+             territory = excluded.territory, channel = excluded.channel, kind = excluded.kind, org = excluded.org, \
+             co_executors = excluded.co_executors, priority = excluded.priority",
+        )
+        .bind(&r.code)
+        .bind(r.category.clone())
+        .bind(r.territory.clone())
+        .bind(r.channel.map(|c| c.as_str()))
+        .bind(r.kind.map(|k| k.as_str()))
+        .bind(&r.org)
+        .bind(to_json(&r.co_executors))
+        .bind(i64::from(r.priority))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn routing_rules(&self) -> Result<Vec<otklik_core::routing::RoutingRule>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT code, category, territory, channel, kind, org, co_executors, priority FROM routing_rules ORDER BY code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let channel: Option<String> = get(r, "channel")?;
+                let kind: Option<String> = get(r, "kind")?;
+                let co: String = get(r, "co_executors")?;
+                Ok(otklik_core::routing::RoutingRule {
+                    code: get(r, "code")?,
+                    category: get(r, "category")?,
+                    territory: get(r, "territory")?,
+                    channel: channel.as_deref().and_then(Channel::parse),
+                    kind: kind.as_deref().and_then(Kind::parse),
+                    org: get(r, "org")?,
+                    co_executors: from_json(&co),
+                    priority: get::<i64>(r, "priority")?.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_routing_rule(&self, code: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM routing_rules WHERE code = $1")
+            .bind(code)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
@@ -932,8 +990,8 @@ impl Store for SqlStore {
             "UPDATE incidents SET status = $1, kind = $2, category = $3, direction = $4, territory = $5, region = $6, \
              municipality = $7, org = $8, assignee = $9, urgent = $10, sentiment = $11, confidence = $12, \
              summary = $13, updated_at = $14, first_answer_due = $15, resolution_due = $16, next_due = $17, \
-             first_answered_at = $18, closed_at = $19, rating = $20, tags = $21, version = version + 1 \
-             WHERE id = $22 AND version = $23",
+             first_answered_at = $18, closed_at = $19, rating = $20, tags = $21, suggested_org = $22, \
+             route_note = $23, version = version + 1 WHERE id = $24 AND version = $25",
         )
         .bind(i.status.as_str())
         .bind(i.kind.map(|k| k.as_str()))
@@ -956,6 +1014,8 @@ impl Store for SqlStore {
         .bind(i.closed_at.map(ms))
         .bind(i.rating.map(i64::from))
         .bind(to_json(&i.tags))
+        .bind(i.suggested_org.clone())
+        .bind(i.route_note.clone())
         .bind(i.id)
         .bind(change.expected_version)
         .execute(&mut *tx)

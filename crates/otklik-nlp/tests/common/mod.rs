@@ -13,6 +13,8 @@ pub fn reference() -> ReferenceData {
         organisations: ("organisations.toml", include_str!("../../../../data/reference/organisations.toml")),
         taxonomy: ("taxonomy.toml", include_str!("../../../../data/reference/taxonomy.toml")),
         sources: Some(("sources.toml", include_str!("../../../../data/reference/sources.toml"))),
+        // Routing rules play no part in text analysis; other files keep their defaults.
+        ..ReferenceFiles::default()
     })
     .expect("reference data parses")
 }

@@ -35,6 +35,17 @@ CREATE TABLE sources (
     PRIMARY KEY (channel, key)
 );
 
+CREATE TABLE routing_rules (
+    code TEXT PRIMARY KEY,
+    category TEXT,
+    territory TEXT,
+    channel TEXT,
+    kind TEXT,
+    org TEXT NOT NULL,
+    co_executors TEXT NOT NULL DEFAULT '[]',
+    priority INTEGER NOT NULL DEFAULT 0
+);
+
 CREATE TABLE users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     login TEXT NOT NULL UNIQUE,
@@ -72,6 +83,8 @@ CREATE TABLE incidents (
     region TEXT,
     municipality TEXT,
     org TEXT,
+    suggested_org TEXT,
+    route_note TEXT,
     assignee INTEGER,
     urgent INTEGER NOT NULL DEFAULT 0,
     sentiment TEXT,
