@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod calendar;
+pub mod deadlines;
 pub mod error;
 pub mod model;
 pub mod reference;
