@@ -274,6 +274,11 @@ mod tests {
             first_answered_at: None,
             closed_at: None,
             rating: None,
+            first_answer_seconds: None,
+            first_answer_working_seconds: None,
+            closure_seconds: None,
+            closure_working_seconds: None,
+            deadline_policy: None,
             tags: vec![],
             version: 1,
         }

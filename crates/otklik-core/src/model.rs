@@ -274,6 +274,9 @@ pub struct IncidentSeed {
     /// What routing proposes, and why.
     pub suggested_org: Option<String>,
     pub route_note: Option<String>,
+    pub first_answer_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    pub deadline_policy: Option<String>,
     pub summary: String,
     pub tags: Vec<String>,
 }
@@ -319,6 +322,14 @@ pub struct Incident {
     pub closed_at: Option<DateTime<Utc>>,
     /// The citizen's rating, 1..=5.
     pub rating: Option<u8>,
+    /// The national metrics, stored when they happen: seconds from capture to the first answer
+    /// and to closure, in calendar and in working time.
+    pub first_answer_seconds: Option<i64>,
+    pub first_answer_working_seconds: Option<i64>,
+    pub closure_seconds: Option<i64>,
+    pub closure_working_seconds: Option<i64>,
+    /// The deadline policy in force.
+    pub deadline_policy: Option<String>,
     pub tags: Vec<String>,
     /// Bumped on every change; used for optimistic concurrency.
     pub version: i64,
@@ -327,6 +338,10 @@ pub struct Incident {
 impl Incident {
     /// The deadline that matters now: the first answer until it is given, then resolution.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        // Once the final answer is out (or the incident is finished) no deadline runs.
+        if matches!(self.status, Status::Answered | Status::Closed | Status::Rejected) {
+            return None;
+        }
         if self.first_answered_at.is_none() {
             self.first_answer_due.or(self.resolution_due)
         } else {

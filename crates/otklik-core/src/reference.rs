@@ -43,6 +43,7 @@ pub struct ReferenceData {
     pub categories: Vec<Category>,
     pub sources: Vec<Source>,
     pub routing: Vec<crate::routing::RoutingRule>,
+    pub deadlines: Vec<crate::deadlines::DeadlinePolicy>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +114,7 @@ pub struct ReferenceFiles<'a> {
     pub taxonomy: (&'a str, &'a str),
     pub sources: Option<(&'a str, &'a str)>,
     pub routing: Option<(&'a str, &'a str)>,
+    pub deadlines: Option<(&'a str, &'a str)>,
 }
 
 impl ReferenceData {
@@ -160,7 +162,11 @@ impl ReferenceData {
             Some((rf, rt)) => crate::routing::parse_rule_file(rf, rt)?,
             None => vec![],
         };
-        let data = ReferenceData { territories, organisations, categories, sources, routing };
+        let deadlines = match files.deadlines {
+            Some((df, dt)) => crate::deadlines::parse_policy_file(df, dt)?,
+            None => vec![],
+        };
+        let data = ReferenceData { territories, organisations, categories, sources, routing, deadlines };
         data.validate(&files)?;
         Ok(data)
     }
@@ -291,6 +297,10 @@ impl ReferenceData {
             let (file, text) = files.routing.unwrap_or(("routing", ""));
             return Err(err((file, text), &code, message));
         }
+        if let Err((code, message)) = crate::deadlines::validate_policies(&self.deadlines, |c| ccodes.contains(c)) {
+            let (file, text) = files.deadlines.unwrap_or(("deadlines", ""));
+            return Err(err((file, text), &code, message));
+        }
         Ok(())
     }
 
@@ -348,6 +358,7 @@ name = "Покрытие"
             taxonomy: ("c.toml", c),
             sources: None,
             routing: None,
+            deadlines: None,
         }
     }
 

@@ -249,6 +249,7 @@ mod tests {
             categories: vec![c("roads"), c("roads.surface"), c("roads.surface.potholes"), c("housing")],
             sources: vec![],
             routing: vec![],
+            deadlines: vec![],
         })
     }
 

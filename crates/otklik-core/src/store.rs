@@ -131,6 +131,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn routing_rules(&self) -> Result<Vec<crate::routing::RoutingRule>, StoreError>;
     /// False when there was no such rule.
     async fn delete_routing_rule(&self, code: &str) -> Result<bool, StoreError>;
+    async fn upsert_deadline_policy(&self, p: &crate::deadlines::DeadlinePolicy) -> Result<(), StoreError>;
+    async fn deadline_policies(&self) -> Result<Vec<crate::deadlines::DeadlinePolicy>, StoreError>;
+    /// False when there was no such policy.
+    async fn delete_deadline_policy(&self, code: &str) -> Result<bool, StoreError>;
 
     // Users, sessions and machine tokens.
     async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;

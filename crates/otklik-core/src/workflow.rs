@@ -67,15 +67,61 @@ pub struct Catalog {
     pub categories: HashMap<String, Category>,
     pub sources: HashMap<(Channel, String), Source>,
     pub routing: Vec<crate::routing::RoutingRule>,
+    pub deadlines: Vec<crate::deadlines::DeadlinePolicy>,
 }
 
+/// Working hours used where an organisation sets none.
+static DEFAULT_HOURS: std::sync::LazyLock<crate::calendar::WorkingHours> =
+    std::sync::LazyLock::new(crate::calendar::WorkingHours::default);
+
 impl Catalog {
+    /// The time zone of a territory (inherited down the tree; Moscow where nothing is known).
+    pub fn zone_of(&self, territory: Option<&str>) -> chrono_tz::Tz {
+        territory
+            .and_then(|t| self.hierarchy.territory(t))
+            .and_then(|t| t.zone.parse().ok())
+            .unwrap_or(chrono_tz::Europe::Moscow)
+    }
+
+    /// How time is counted for an incident in this territory.
+    pub fn clockwork(&self, territory: Option<&str>) -> crate::deadlines::Clockwork<'static> {
+        crate::deadlines::Clockwork {
+            zone: self.zone_of(territory),
+            hours: &DEFAULT_HOURS,
+            calendar: crate::calendar::ProductionCalendar::russia(),
+        }
+    }
+
+    /// The deadline policy and the due instants of an incident that starts (or restarts) at `start`.
+    pub fn initial_deadlines(
+        &self,
+        channel: Channel,
+        category: Option<&str>,
+        kind: Option<Kind>,
+        urgent: bool,
+        territory: Option<&str>,
+        start: DateTime<Utc>,
+    ) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let q = crate::deadlines::PolicyQuery { channel: Some(channel), category, kind, urgent };
+        let Some(p) = crate::deadlines::select(&self.deadlines, &q) else {
+            return (None, None, None);
+        };
+        let form_days = category.and_then(|c| self.categories.get(c)).and_then(|c| c.form_days);
+        let (first, resolution) = p.initial(start, form_days, &self.clockwork(territory));
+        (Some(p.code.clone()), first, resolution)
+    }
+
+    fn policy(&self, code: Option<&str>) -> Option<&crate::deadlines::DeadlinePolicy> {
+        code.and_then(|c| self.deadlines.iter().find(|p| p.code == c))
+    }
+
     pub fn new(data: &ReferenceData) -> Self {
         Catalog {
             hierarchy: Hierarchy::new(&data.territories, &data.organisations),
             categories: data.categories.iter().map(|c| (c.code.clone(), c.clone())).collect(),
             sources: data.sources.iter().map(|s| ((s.channel, s.key.clone()), s.clone())).collect(),
             routing: data.routing.clone(),
+            deadlines: data.deadlines.clone(),
         }
     }
 }
@@ -271,6 +317,7 @@ impl Workflow {
             categories: self.store.categories().await?,
             sources: self.store.sources().await?,
             routing: self.store.routing_rules().await?,
+            deadlines: self.store.deadline_policies().await?,
         };
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Catalog::new(&data));
         Ok(())
@@ -350,7 +397,19 @@ impl Workflow {
             },
             &catalog.hierarchy,
         );
+        let now = self.now();
+        let (deadline_policy, first_answer_due, resolution_due) = catalog.initial_deadlines(
+            msg.channel,
+            class.category.as_deref(),
+            class.kind,
+            class.urgent,
+            class.territory.as_deref(),
+            now,
+        );
         let seed = IncidentSeed {
+            first_answer_due,
+            resolution_due,
+            deadline_policy,
             summary: summarise(&msg.text),
             classification: class,
             region,
@@ -360,7 +419,7 @@ impl Workflow {
             route_note: decision.map(|d| d.explanation),
             tags: vec![],
         };
-        Ok(self.store.ingest(msg, &seed, self.now()).await?)
+        Ok(self.store.ingest(msg, &seed, now).await?)
     }
 
     /// Records a later edit or deletion of a captured message; the original stays.
@@ -502,6 +561,25 @@ impl Workflow {
                 if let Some(u) = urgent {
                     after.urgent = u;
                 }
+                // A corrected classification may change the deadlines, while nothing is answered yet.
+                if after.first_answered_at.is_none()
+                    && (after.category != before.category
+                        || after.urgent != before.urgent
+                        || after.kind != before.kind
+                        || after.territory != before.territory)
+                {
+                    let (p, first, resolution) = catalog.initial_deadlines(
+                        after.channel,
+                        after.category.as_deref(),
+                        after.kind,
+                        after.urgent,
+                        after.territory.as_deref(),
+                        after.created_at,
+                    );
+                    after.deadline_policy = p;
+                    after.first_answer_due = first;
+                    after.resolution_due = resolution;
+                }
                 // A corrected classification may change who should answer.
                 if after.org.is_none() && (after.category != before.category || after.territory != before.territory) {
                     let d = crate::routing::route(
@@ -546,6 +624,21 @@ impl Workflow {
                 }
                 self.route_to(actor, &catalog, &mut after, &org)?;
                 after.assignee = None;
+                // The policy says whether a redirect starts the clock again.
+                if after.first_answered_at.is_none()
+                    && catalog.policy(after.deadline_policy.as_deref()).is_some_and(|p| p.restart_on_redirect)
+                {
+                    let (_, first, resolution) = catalog.initial_deadlines(
+                        after.channel,
+                        after.category.as_deref(),
+                        after.kind,
+                        after.urgent,
+                        after.territory.as_deref(),
+                        now,
+                    );
+                    after.first_answer_due = first;
+                    after.resolution_due = resolution;
+                }
                 note = Some(reason);
             }
             Command::Take { note: n } => {
@@ -651,13 +744,43 @@ impl Workflow {
                     }
                 }
                 answer_write = Some(AnswerWrite::Update { answer: b, new_publications: pubs });
+                let clock = catalog.clockwork(after.territory.as_deref());
                 if after.first_answered_at.is_none() {
                     after.first_answered_at = Some(now);
+                    after.first_answer_seconds = Some((now - after.created_at).num_seconds());
+                    after.first_answer_working_seconds = Some(
+                        crate::calendar::working_time_between(
+                            after.created_at,
+                            now,
+                            clock.zone,
+                            clock.hours,
+                            clock.calendar,
+                        )
+                        .num_seconds(),
+                    );
+                }
+                if action == Action::PublishIntermediate
+                    && let Some(due) =
+                        catalog.policy(after.deadline_policy.as_deref()).and_then(|p| p.after_intermediate(now, &clock))
+                {
+                    after.resolution_due = Some(due);
                 }
                 note = n;
             }
             Command::Close { note: n } => {
                 after.closed_at = Some(now);
+                let clock = catalog.clockwork(after.territory.as_deref());
+                after.closure_seconds = Some((now - after.created_at).num_seconds());
+                after.closure_working_seconds = Some(
+                    crate::calendar::working_time_between(
+                        after.created_at,
+                        now,
+                        clock.zone,
+                        clock.hours,
+                        clock.calendar,
+                    )
+                    .num_seconds(),
+                );
                 note = n;
             }
             Command::Reopen { reason } => {

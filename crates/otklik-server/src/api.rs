@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use otklik_core::DomainError;
+use otklik_core::deadlines::DeadlinePolicy;
 use otklik_core::model::*;
 use otklik_core::reference::{ReferenceData, ReferenceFiles, validate_code};
 use otklik_core::routing::RoutingRule;
@@ -69,6 +70,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_source))
         .routes(routes!(list_routing_rules))
         .routes(routes!(put_routing_rule, delete_routing_rule))
+        .routes(routes!(list_deadline_policies))
+        .routes(routes!(put_deadline_policy, delete_deadline_policy))
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, patch_user))
         .routes(routes!(create_token))
@@ -386,6 +389,7 @@ async fn current_reference(state: &AppState) -> ApiResult<ReferenceData> {
         categories: s.categories().await?,
         sources: s.sources().await?,
         routing: s.routing_rules().await?,
+        deadlines: s.deadline_policies().await?,
     })
 }
 
@@ -397,6 +401,7 @@ fn validate_edit(data: &ReferenceData) -> ApiResult<()> {
         taxonomy: ("taxonomy", ""),
         sources: Some(("sources", "")),
         routing: Some(("routing", "")),
+        deadlines: Some(("deadlines", "")),
     };
     data.validate(&files).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reference", e.message))
 }
@@ -566,6 +571,48 @@ async fn delete_routing_rule(
     auth.require_admin()?;
     if !state.workflow.store().delete_routing_rule(&code).await? {
         return Err(ApiError::not_found("routing rule"));
+    }
+    state.workflow.reload_catalog().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deadline policies: which targets apply to which incidents.
+#[utoipa::path(get, path = "/api/v1/deadline-policies", tag = "reference", responses((status = 200, body = Vec<DeadlinePolicy>)))]
+async fn list_deadline_policies(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<Vec<DeadlinePolicy>>> {
+    Ok(Json(state.workflow.store().deadline_policies().await?))
+}
+
+/// Create or replace a deadline policy (administrators). Applies to incidents created from now on.
+#[utoipa::path(put, path = "/api/v1/deadline-policies/{code}", tag = "reference", request_body = DeadlinePolicy, params(("code" = String, Path)),
+    responses((status = 200, body = DeadlinePolicy), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_deadline_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(code): PathParam<String>,
+    JsonBody(p): JsonBody<DeadlinePolicy>,
+) -> ApiResult<Json<DeadlinePolicy>> {
+    auth.require_admin()?;
+    path_code(&code, &p.code)?;
+    let mut data = current_reference(&state).await?;
+    data.deadlines.retain(|x| x.code != code);
+    data.deadlines.push(p.clone());
+    validate_edit(&data)?;
+    state.workflow.store().upsert_deadline_policy(&p).await?;
+    state.workflow.reload_catalog().await?;
+    Ok(Json(p))
+}
+
+/// Delete a deadline policy (administrators).
+#[utoipa::path(delete, path = "/api/v1/deadline-policies/{code}", tag = "reference", params(("code" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_deadline_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(code): PathParam<String>,
+) -> ApiResult<StatusCode> {
+    auth.require_admin()?;
+    if !state.workflow.store().delete_deadline_policy(&code).await? {
+        return Err(ApiError::not_found("deadline policy"));
     }
     state.workflow.reload_catalog().await?;
     Ok(StatusCode::NO_CONTENT)

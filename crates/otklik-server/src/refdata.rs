@@ -11,6 +11,7 @@ const ORGANISATIONS: &str = include_str!("../../../data/reference/organisations.
 const TAXONOMY: &str = include_str!("../../../data/reference/taxonomy.toml");
 const SOURCES: &str = include_str!("../../../data/reference/sources.toml");
 const ROUTING: &str = include_str!("../../../data/reference/routing.toml");
+const DEADLINES: &str = include_str!("../../../data/reference/deadlines.toml");
 
 /// The reference data shipped with Otklik: four demo regions and the default taxonomy.
 pub fn builtin() -> Result<ReferenceData, ReferenceError> {
@@ -20,10 +21,12 @@ pub fn builtin() -> Result<ReferenceData, ReferenceError> {
         taxonomy: ("taxonomy.toml", TAXONOMY),
         sources: Some(("sources.toml", SOURCES)),
         routing: Some(("routing.toml", ROUTING)),
+        deadlines: Some(("deadlines.toml", DEADLINES)),
     })
 }
 
-/// Reads the reference files of a folder; `sources.toml` and `routing.toml` are optional.
+/// Reads the reference files of a folder; `sources.toml`, `routing.toml` and `deadlines.toml` are
+/// optional.
 pub fn from_dir(dir: &Path) -> Result<ReferenceData, ReferenceError> {
     let read = |name: &str| {
         let p = dir.join(name);
@@ -39,12 +42,14 @@ pub fn from_dir(dir: &Path) -> Result<ReferenceData, ReferenceError> {
     let optional = |name: &str| if dir.join(name).exists() { read(name).map(Some) } else { Ok(None) };
     let s = optional("sources.toml")?;
     let r = optional("routing.toml")?;
+    let d = optional("deadlines.toml")?;
     ReferenceData::parse(ReferenceFiles {
         territories: (&t.0, &t.1),
         organisations: (&o.0, &o.1),
         taxonomy: (&c.0, &c.1),
         sources: s.as_ref().map(|s| (s.0.as_str(), s.1.as_str())),
         routing: r.as_ref().map(|r| (r.0.as_str(), r.1.as_str())),
+        deadlines: d.as_ref().map(|d| (d.0.as_str(), d.1.as_str())),
     })
 }
 
@@ -66,6 +71,9 @@ pub async fn seed(store: &dyn Store, data: &ReferenceData) -> Result<(), otklik_
     }
     for r in &data.routing {
         store.upsert_routing_rule(r).await?;
+    }
+    for p in &data.deadlines {
+        store.upsert_deadline_policy(p).await?;
     }
     Ok(())
 }

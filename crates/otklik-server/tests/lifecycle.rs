@@ -335,3 +335,64 @@ async fn routing_suggests_an_organisation_and_assign_takes_it() {
     let (s, _) = app.call(&admin, reqwest::Method::DELETE, "/api/v1/routing-rules/gryazi-roads", None).await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_are_set_by_policy_and_metrics_recorded() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let operator = app.token("operator-gryazi").await;
+    let executor = app.token("executor-gryazi").await;
+
+    // Monday 2 March 2026, 09:00 in Moscow: a VK complaint gets nine working hours (18:00 MSK).
+    let id = app.ingest(&admin, "due-1", Some("gryazinsky")).await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    let inc = &card["incident"];
+    assert_eq!(inc["deadline_policy"], "social");
+    assert_eq!(inc["first_answer_due"], "2026-03-02T15:00:00Z");
+    let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(list["total"], 0);
+    // At 19:00 it is overdue, and the deadline sort puts it first.
+    app.clock.advance(chrono::Duration::hours(10));
+    let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(list["total"], 1);
+
+    // An intermediate answer: the final one is due within 7 working days (9 March is a holiday).
+    for body in [
+        json!({"action": "assign", "org": "adm-gryazinsky"}),
+        json!({"action": "take"}),
+        json!({"action": "draft_answer", "kind": "intermediate", "text": "Приняли, выезд завтра."}),
+        json!({"action": "submit_for_review"}),
+        json!({"action": "approve"}),
+        json!({"action": "publish"}),
+    ] {
+        let token = if matches!(body["action"].as_str(), Some("take" | "draft_answer" | "submit_for_review")) {
+            &executor
+        } else {
+            &operator
+        };
+        let (s, v) = app.act(token, id, body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    let inc = &card["incident"];
+    // Published Monday 19:00 MSK, after hours: 63 working hours from Tuesday 09:00 end on Thursday
+    // 12 March at 18:00 MSK (Monday 9 March is a holiday).
+    assert_eq!(inc["resolution_due"], "2026-03-12T15:00:00Z");
+    assert_eq!(inc["first_answer_seconds"], 10 * 3600);
+    assert_eq!(inc["first_answer_working_seconds"], 9 * 3600);
+    let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(list["total"], 0, "the final answer's deadline has not passed");
+
+    // A web-form message on a sub-topic with its own days.
+    let cats: serde_json::Value = app.get(&admin, "/api/v1/categories").await.1;
+    let topic =
+        cats.as_array().unwrap().iter().find(|c| c["form_days"].as_u64() == Some(10)).expect("a 10-day sub-topic");
+    let mut m = message("web-1", Some("gryazinsky"));
+    m["channel"] = json!("web");
+    m["source"] = json!("form");
+    m["category"] = topic["code"].clone();
+    let (_, v) = app.post(&admin, "/api/v1/messages", m).await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{}", v["incident_id"])).await;
+    assert_eq!(card["incident"]["deadline_policy"], "web-form");
+    assert_eq!(card["incident"]["first_answer_due"], "2026-03-12T16:00:00Z");
+}

@@ -1,8 +1,6 @@
 //! The storage conformance suite: behaviour every `Store` backend must show, written against the
 //! trait only. Backends run it from their integration tests.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -60,6 +58,9 @@ pub fn seed(region: Option<&str>, muni: Option<&str>) -> IncidentSeed {
         org: None,
         suggested_org: Some("adm".into()),
         route_note: Some("правило".into()),
+        first_answer_due: None,
+        resolution_due: None,
+        deadline_policy: None,
         summary: "яма".into(),
         tags: vec!["tag".into()],
     }
@@ -118,6 +119,16 @@ pub async fn reference_upserts_replace(s: &dyn Store) {
     assert!(s.delete_routing_rule("roads-yelets").await.unwrap());
     assert!(!s.delete_routing_rule("roads-yelets").await.unwrap());
     assert!(s.routing_rules().await.unwrap().is_empty());
+    let policy: otklik_core::deadlines::DeadlinePolicy = serde_json::from_value(serde_json::json!({
+        "code": "social", "channels": ["vk"], "urgent": true, "first_answer": "9wh",
+        "first_answer_cap": "24h", "restart_on_redirect": false
+    }))
+    .unwrap();
+    s.upsert_deadline_policy(&policy).await.unwrap();
+    s.upsert_deadline_policy(&policy).await.unwrap();
+    assert_eq!(s.deadline_policies().await.unwrap(), vec![policy]);
+    assert!(s.delete_deadline_policy("social").await.unwrap());
+    assert!(!s.delete_deadline_policy("social").await.unwrap());
 }
 
 pub async fn users_sessions_and_tokens(s: &dyn Store) {

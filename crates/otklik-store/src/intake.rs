@@ -124,7 +124,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
         inc.push(
             "INSERT INTO incidents (id, status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
-             updated_at, next_due, tags, version) VALUES ",
+             updated_at, first_answer_due, resolution_due, deadline_policy, next_due, tags, version) VALUES ",
         );
         let mut msg = Sql::default();
         msg.push(
@@ -155,7 +155,11 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             inc.bind(opt(c.confidence.map(|x| to_json(&x)))).push(", ");
             inc.bind(Bind::S(m.channel.as_str().into())).push(", ").bind(Bind::S(m.source.clone())).push(", ");
             inc.bind(Bind::S(j.seed.summary.clone())).push(", ").bind(Bind::I(now)).push(", ").bind(Bind::I(now));
-            inc.push(", ").bind(Bind::I(i64::MAX)).push(", ").bind(Bind::S(to_json(&j.seed.tags))).push(", 1)");
+            let due = |d: Option<DateTime<Utc>>| d.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
+            inc.push(", ").bind(due(j.seed.first_answer_due)).push(", ").bind(due(j.seed.resolution_due));
+            inc.push(", ").bind(opt(j.seed.deadline_policy.clone()));
+            let next = j.seed.first_answer_due.or(j.seed.resolution_due).map(ms).unwrap_or(i64::MAX);
+            inc.push(", ").bind(Bind::I(next)).push(", ").bind(Bind::S(to_json(&j.seed.tags))).push(", 1)");
 
             msg.push(sep);
             msg.bind(Bind::I(mid)).push(", ").bind(Bind::I(iid)).push(", ");

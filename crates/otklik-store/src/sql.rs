@@ -76,6 +76,8 @@ pub(crate) enum Bind {
     S(String),
     /// A NULL text value.
     Null,
+    /// A NULL integer value.
+    NullInt,
 }
 
 /// Builds SQL with numbered placeholders and the values to bind.
@@ -116,6 +118,7 @@ impl Sql {
                 Bind::I(i) => q.bind(*i),
                 Bind::S(s) => q.bind(s.clone()),
                 Bind::Null => q.bind(None::<String>),
+                Bind::NullInt => q.bind(None::<i64>),
             };
         }
         q
@@ -124,7 +127,8 @@ impl Sql {
 
 const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, municipality, org, suggested_org, route_note, assignee, urgent, \
      sentiment, confidence, channel, source, summary, created_at, updated_at, first_answer_due, resolution_due, \
-     first_answered_at, closed_at, rating, tags, version";
+     first_answered_at, closed_at, rating, first_answer_seconds, first_answer_working_seconds, closure_seconds, \
+     closure_working_seconds, deadline_policy, tags, version";
 
 fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
     let status: String = get(r, "status")?;
@@ -158,6 +162,11 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
         first_answered_at: opt_at(get(r, "first_answered_at")?),
         closed_at: opt_at(get(r, "closed_at")?),
         rating: get::<Option<i64>>(r, "rating")?.map(|v| v.clamp(0, 255) as u8),
+        first_answer_seconds: get(r, "first_answer_seconds")?,
+        first_answer_working_seconds: get(r, "first_answer_working_seconds")?,
+        closure_seconds: get(r, "closure_seconds")?,
+        closure_working_seconds: get(r, "closure_working_seconds")?,
+        deadline_policy: get(r, "deadline_policy")?,
         tags: from_json(&tags),
         version: get(r, "version")?,
     })
@@ -522,6 +531,40 @@ impl Store for SqlStore {
 
     async fn delete_routing_rule(&self, code: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM routing_rules WHERE code = $1")
+            .bind(code)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn upsert_deadline_policy(&self, p: &otklik_core::deadlines::DeadlinePolicy) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO deadline_policies (code, body) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET body = excluded.body",
+        )
+        .bind(&p.code)
+        .bind(to_json(p))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn deadline_policies(&self) -> Result<Vec<otklik_core::deadlines::DeadlinePolicy>, StoreError> {
+        let rows = sqlx::query("SELECT code, body FROM deadline_policies ORDER BY code")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let body: String = get(r, "body")?;
+                serde_json::from_str(&body).map_err(|e| corrupt("deadline policy", &e.to_string()))
+            })
+            .collect()
+    }
+
+    async fn delete_deadline_policy(&self, code: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM deadline_policies WHERE code = $1")
             .bind(code)
             .execute(&self.pool)
             .await
@@ -991,7 +1034,8 @@ impl Store for SqlStore {
              municipality = $7, org = $8, assignee = $9, urgent = $10, sentiment = $11, confidence = $12, \
              summary = $13, updated_at = $14, first_answer_due = $15, resolution_due = $16, next_due = $17, \
              first_answered_at = $18, closed_at = $19, rating = $20, tags = $21, suggested_org = $22, \
-             route_note = $23, version = version + 1 WHERE id = $24 AND version = $25",
+             route_note = $23, first_answer_seconds = $24, first_answer_working_seconds = $25, closure_seconds = $26, \
+             closure_working_seconds = $27, deadline_policy = $28, version = version + 1 WHERE id = $29 AND version = $30",
         )
         .bind(i.status.as_str())
         .bind(i.kind.map(|k| k.as_str()))
@@ -1016,6 +1060,11 @@ impl Store for SqlStore {
         .bind(to_json(&i.tags))
         .bind(i.suggested_org.clone())
         .bind(i.route_note.clone())
+        .bind(i.first_answer_seconds)
+        .bind(i.first_answer_working_seconds)
+        .bind(i.closure_seconds)
+        .bind(i.closure_working_seconds)
+        .bind(i.deadline_policy.clone())
         .bind(i.id)
         .bind(change.expected_version)
         .execute(&mut *tx)

@@ -46,6 +46,12 @@ CREATE TABLE routing_rules (
     priority INTEGER NOT NULL DEFAULT 0
 );
 
+-- Deadline policies, each kept whole as JSON (their conditions and targets change together).
+CREATE TABLE deadline_policies (
+    code TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+
 CREATE TABLE users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     login TEXT NOT NULL UNIQUE,
@@ -100,6 +106,11 @@ CREATE TABLE incidents (
     first_answered_at INTEGER,
     closed_at INTEGER,
     rating INTEGER,
+    first_answer_seconds INTEGER,
+    first_answer_working_seconds INTEGER,
+    closure_seconds INTEGER,
+    closure_working_seconds INTEGER,
+    deadline_policy TEXT,
     tags TEXT NOT NULL DEFAULT '[]',
     version INTEGER NOT NULL DEFAULT 1
 );
