@@ -279,6 +279,8 @@ mod tests {
             closure_seconds: None,
             closure_working_seconds: None,
             deadline_policy: None,
+            warned_due: None,
+            breached_due: None,
             tags: vec![],
             version: 1,
         }

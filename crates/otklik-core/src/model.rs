@@ -330,6 +330,10 @@ pub struct Incident {
     pub closure_working_seconds: Option<i64>,
     /// The deadline policy in force.
     pub deadline_policy: Option<String>,
+    /// The due instant whose approach (80 % of the allowed time) was already announced.
+    pub warned_due: Option<DateTime<Utc>>,
+    /// The due instant whose breach was already recorded.
+    pub breached_due: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
     /// Bumped on every change; used for optimistic concurrency.
     pub version: i64,
@@ -347,6 +351,28 @@ impl Incident {
         } else {
             self.resolution_due
         }
+    }
+
+    /// When the clock of the current deadline started: capture for the first answer, the first
+    /// answer for the final one.
+    pub fn clock_start(&self) -> DateTime<Utc> {
+        self.first_answered_at.unwrap_or(self.created_at)
+    }
+
+    /// When to warn that the current deadline approaches (at 80 % of the allowed time), unless
+    /// that warning was given.
+    pub fn next_warning(&self) -> Option<DateTime<Utc>> {
+        let due = self.next_due()?;
+        if self.warned_due == Some(due) || self.breached_due == Some(due) {
+            return None;
+        }
+        let start = self.clock_start().min(due);
+        Some(start + (due - start) * 4 / 5)
+    }
+
+    /// The current deadline, unless its breach was recorded.
+    pub fn next_breach(&self) -> Option<DateTime<Utc>> {
+        self.next_due().filter(|d| self.breached_due != Some(*d))
     }
 
     /// Whether the deadline that matters now has passed at `now` for an unfinished incident.

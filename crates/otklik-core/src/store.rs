@@ -197,6 +197,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn history(&self, incident_id: Id) -> Result<Vec<Event>, StoreError>;
     /// Labels operators set or confirmed by moderating incidents, oldest first.
     async fn corrections(&self) -> Result<Vec<Correction>, StoreError>;
+    /// Unfinished incidents whose deadline warning (80 %) is due at `now`, soonest first.
+    async fn due_warnings(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
+    /// Unfinished incidents whose current deadline passed before `now` without a recorded breach.
+    async fn due_breaches(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Applies a change in one transaction; `Concurrent` if the version moved.
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError>;
 }

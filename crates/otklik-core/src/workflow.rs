@@ -210,6 +210,13 @@ pub enum Command {
     },
 }
 
+/// What one deadline sweep announced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub warned: usize,
+    pub breached: usize,
+}
+
 /// Limits on what intake accepts.
 pub const MAX_TEXT_CHARS: usize = 100_000;
 const MAX_KEY_LEN: usize = 256;
@@ -438,6 +445,55 @@ impl Workflow {
             check_len("text", t, MAX_TEXT_CHARS)?;
         }
         self.store.record_revision(channel, source, external_id, rev).await?.ok_or(DomainError::NotFound("message"))
+    }
+
+    /// Records the deadline warnings (80 % of the allowed time) and breaches that are due now, each
+    /// once, as history events. Run periodically; safe to run from several workers at once.
+    pub async fn sweep_deadlines(&self, limit: u32) -> Result<SweepReport, DomainError> {
+        let now = self.now();
+        let mut report = SweepReport::default();
+        for (breach, list) in
+            [(true, self.store.due_breaches(now, limit).await?), (false, self.store.due_warnings(now, limit).await?)]
+        {
+            for inc in list {
+                let Some(due) = inc.next_due() else { continue };
+                let which = if inc.first_answered_at.is_none() { "the first answer" } else { "the final answer" };
+                let mut after = inc.clone();
+                after.warned_due = Some(due);
+                let (action, note) = if breach {
+                    after.breached_due = Some(due);
+                    // The first step of the escalation chain: the organisation's head.
+                    let to = match &inc.org {
+                        Some(o) => format!("the head of `{o}`"),
+                        None => "the control centre".to_string(),
+                    };
+                    ("deadline_breached", format!("{which} was due {}; escalated to {to}", due.to_rfc3339()))
+                } else {
+                    ("deadline_warning", format!("{which} is due {}", due.to_rfc3339()))
+                };
+                let change = Change {
+                    expected_version: inc.version,
+                    event: NewEvent {
+                        at: now,
+                        actor_id: None,
+                        actor: "system".into(),
+                        action: action.into(),
+                        changes: diff_incidents(&inc, &after),
+                        note: Some(note),
+                    },
+                    incident: after,
+                    answer: None,
+                };
+                match self.store.apply(&change).await {
+                    Ok(_) if breach => report.breached += 1,
+                    Ok(_) => report.warned += 1,
+                    // Someone changed it meanwhile; the next sweep looks again.
+                    Err(StoreError::Concurrent) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Loads an incident the actor may see; anything else is "not found".

@@ -116,6 +116,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Announces deadline warnings and breaches every `every`, for as long as the process runs.
+pub fn spawn_deadline_sweeper(workflow: Arc<Workflow>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match workflow.sweep_deadlines(500).await {
+                Ok(r) if r.warned + r.breached > 0 => {
+                    tracing::info!(warned = r.warned, breached = r.breached, "deadline sweep");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+            }
+        }
+    });
+}
+
 /// Serves until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let app = router(state);

@@ -188,6 +188,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Serve(c) => {
             let config = Config::load(&c.config)?;
             let state = setup::state(&config, false).await?;
+            crate::app::spawn_deadline_sweeper(state.workflow.clone(), std::time::Duration::from_secs(30));
             let listener = tokio::net::TcpListener::bind(config.server.addr)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.server.addr))?;

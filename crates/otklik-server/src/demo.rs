@@ -104,6 +104,7 @@ pub async fn run(addr: SocketAddr, data: &Path, interval: f64) -> anyhow::Result
         Settings { secure_cookies: false, session_hours: 12, body_limit: 2 * 1024 * 1024, demo: true },
         crate::app::metrics_handle(),
     );
+    crate::app::spawn_deadline_sweeper(state.workflow.clone(), Duration::from_secs(10));
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     print_banner(local, data);

@@ -396,3 +396,33 @@ async fn deadlines_are_set_by_policy_and_metrics_recorded() {
     assert_eq!(card["incident"]["deadline_policy"], "web-form");
     assert_eq!(card["incident"]["first_answer_due"], "2026-03-12T16:00:00Z");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_warnings_and_breaches_are_recorded_once() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    // Monday 09:00 MSK; the first answer is due at 18:00, the warning comes at 80 % (16:12).
+    let id = app.ingest(&admin, "sweep-1", Some("gryazinsky")).await;
+    app.act(&admin, id, json!({"action": "assign", "org": "adm-gryazinsky"})).await;
+    app.clock.advance(chrono::Duration::hours(7));
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().warned, 0, "16:00 is before the warning");
+    app.clock.advance(chrono::Duration::minutes(15));
+    let r = app.workflow.sweep_deadlines(100).await.unwrap();
+    assert_eq!((r.warned, r.breached), (1, 0));
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().warned, 0, "a warning is given once");
+    app.clock.advance(chrono::Duration::hours(2));
+    let r = app.workflow.sweep_deadlines(100).await.unwrap();
+    assert_eq!((r.warned, r.breached), (0, 1));
+    let r = app.workflow.sweep_deadlines(100).await.unwrap();
+    assert_eq!((r.warned, r.breached), (0, 0), "a breach is recorded once");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    let events: Vec<&serde_json::Value> = card["history"].as_array().unwrap().iter().collect();
+    let warning = events.iter().find(|e| e["action"] == "deadline_warning").unwrap();
+    assert!(warning["note"].as_str().unwrap().contains("the first answer is due 2026-03-02T15:00:00"), "{warning}");
+    let breach = events.iter().find(|e| e["action"] == "deadline_breached").unwrap();
+    assert!(breach["note"].as_str().unwrap().contains("escalated to the head of `adm-gryazinsky`"), "{breach}");
+    assert_eq!(breach["actor"], "system");
+    // Still listed as overdue: recording the breach does not hide it.
+    let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(list["total"], 1);
+}

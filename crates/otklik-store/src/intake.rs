@@ -124,7 +124,8 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
         inc.push(
             "INSERT INTO incidents (id, status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
-             updated_at, first_answer_due, resolution_due, deadline_policy, next_due, tags, version) VALUES ",
+             updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
+             version) VALUES ",
         );
         let mut msg = Sql::default();
         msg.push(
@@ -158,8 +159,12 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             let due = |d: Option<DateTime<Utc>>| d.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
             inc.push(", ").bind(due(j.seed.first_answer_due)).push(", ").bind(due(j.seed.resolution_due));
             inc.push(", ").bind(opt(j.seed.deadline_policy.clone()));
-            let next = j.seed.first_answer_due.or(j.seed.resolution_due).map(ms).unwrap_or(i64::MAX);
-            inc.push(", ").bind(Bind::I(next)).push(", ").bind(Bind::S(to_json(&j.seed.tags))).push(", 1)");
+            let due_at = j.seed.first_answer_due.or(j.seed.resolution_due);
+            let next = due_at.map(ms).unwrap_or(i64::MAX);
+            // Warn at 80 % of the time from capture to the deadline.
+            let warn = due_at.map(|d| ms(j.now + (d - j.now.min(d)) * 4 / 5)).unwrap_or(i64::MAX);
+            inc.push(", ").bind(Bind::I(next)).push(", ").bind(Bind::I(warn)).push(", ").bind(Bind::I(next));
+            inc.push(", ").bind(Bind::S(to_json(&j.seed.tags))).push(", 1)");
 
             msg.push(sep);
             msg.bind(Bind::I(mid)).push(", ").bind(Bind::I(iid)).push(", ");

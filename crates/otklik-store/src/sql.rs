@@ -128,7 +128,7 @@ impl Sql {
 const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, municipality, org, suggested_org, route_note, assignee, urgent, \
      sentiment, confidence, channel, source, summary, created_at, updated_at, first_answer_due, resolution_due, \
      first_answered_at, closed_at, rating, first_answer_seconds, first_answer_working_seconds, closure_seconds, \
-     closure_working_seconds, deadline_policy, tags, version";
+     closure_working_seconds, deadline_policy, warned_due, breached_due, tags, version";
 
 fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
     let status: String = get(r, "status")?;
@@ -167,6 +167,8 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
         closure_seconds: get(r, "closure_seconds")?,
         closure_working_seconds: get(r, "closure_working_seconds")?,
         deadline_policy: get(r, "deadline_policy")?,
+        warned_due: opt_at(get(r, "warned_due")?),
+        breached_due: opt_at(get(r, "breached_due")?),
         tags: from_json(&tags),
         version: get(r, "version")?,
     })
@@ -209,7 +211,12 @@ fn user_row(r: &AnyRow) -> Result<User, StoreError> {
 
 /// Finished incidents and those without a deadline sort last by deadline.
 fn next_due_key(i: &Incident) -> i64 {
-    if i.status.is_terminal() { i64::MAX } else { i.next_due().map(ms).unwrap_or(i64::MAX) }
+    unfinished_key(i, i.next_due())
+}
+
+/// An instant as an index key; finished incidents and missing instants sort last.
+fn unfinished_key(i: &Incident, t: Option<DateTime<Utc>>) -> i64 {
+    if i.status.is_terminal() { i64::MAX } else { t.map(ms).unwrap_or(i64::MAX) }
 }
 
 pub(crate) fn direction(category: &Option<String>) -> Option<String> {
@@ -1025,6 +1032,30 @@ impl Store for SqlStore {
         Ok(out)
     }
 
+    async fn due_warnings(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_warn <= $1 ORDER BY next_warn, id LIMIT $2"
+        )))
+        .bind(ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(incident_row).collect()
+    }
+
+    async fn due_breaches(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_breach < $1 ORDER BY next_breach, id LIMIT $2"
+        )))
+        .bind(ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(incident_row).collect()
+    }
+
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError> {
         let i = &change.incident;
         let _writer = self.writer().await;
@@ -1035,7 +1066,8 @@ impl Store for SqlStore {
              summary = $13, updated_at = $14, first_answer_due = $15, resolution_due = $16, next_due = $17, \
              first_answered_at = $18, closed_at = $19, rating = $20, tags = $21, suggested_org = $22, \
              route_note = $23, first_answer_seconds = $24, first_answer_working_seconds = $25, closure_seconds = $26, \
-             closure_working_seconds = $27, deadline_policy = $28, version = version + 1 WHERE id = $29 AND version = $30",
+             closure_working_seconds = $27, deadline_policy = $28, warned_due = $29, breached_due = $30, \
+             next_warn = $31, next_breach = $32, version = version + 1 WHERE id = $33 AND version = $34",
         )
         .bind(i.status.as_str())
         .bind(i.kind.map(|k| k.as_str()))
@@ -1065,6 +1097,10 @@ impl Store for SqlStore {
         .bind(i.closure_seconds)
         .bind(i.closure_working_seconds)
         .bind(i.deadline_policy.clone())
+        .bind(i.warned_due.map(ms))
+        .bind(i.breached_due.map(ms))
+        .bind(unfinished_key(i, i.next_warning()))
+        .bind(unfinished_key(i, i.next_breach()))
         .bind(i.id)
         .bind(change.expected_version)
         .execute(&mut *tx)

@@ -103,6 +103,12 @@ CREATE TABLE incidents (
     first_answer_due BIGINT,
     resolution_due BIGINT,
     next_due BIGINT NOT NULL,
+    -- Derived, so "what to announce next" is an index scan: the 80 % warning and the breach of the
+    -- current deadline not yet announced (the largest value when there is none).
+    next_warn BIGINT NOT NULL,
+    next_breach BIGINT NOT NULL,
+    warned_due BIGINT,
+    breached_due BIGINT,
     first_answered_at BIGINT,
     closed_at BIGINT,
     rating BIGINT,
@@ -117,6 +123,8 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_created ON incidents (created_at, id);
 CREATE INDEX incidents_updated ON incidents (updated_at, id);
 CREATE INDEX incidents_due ON incidents (next_due, id);
+CREATE INDEX incidents_warn ON incidents (next_warn, id);
+CREATE INDEX incidents_breach ON incidents (next_breach, id);
 CREATE INDEX incidents_status ON incidents (status, created_at, id);
 CREATE INDEX incidents_region ON incidents (region, created_at, id);
 CREATE INDEX incidents_municipality ON incidents (municipality, created_at, id);
