@@ -69,6 +69,36 @@ impl TerritoryRef {
     }
 }
 
+/// What deadline recomputation needs of an unfinished incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadlineRow {
+    pub id: Id,
+    pub version: i64,
+    pub channel: Channel,
+    pub category: Option<String>,
+    pub kind: Option<Kind>,
+    pub urgent: bool,
+    pub territory: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub first_answered_at: Option<DateTime<Utc>>,
+    pub first_answer_due: Option<DateTime<Utc>>,
+    pub deadline_policy: Option<String>,
+    pub warned_due: Option<DateTime<Utc>>,
+    pub breached_due: Option<DateTime<Utc>>,
+}
+
+/// New due instants for one incident, applied if its version has not moved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadlineUpdate {
+    pub id: Id,
+    pub version: i64,
+    pub first_answer_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    pub next_due: Option<DateTime<Utc>>,
+    pub next_warn: Option<DateTime<Utc>>,
+    pub next_breach: Option<DateTime<Utc>>,
+}
+
 /// Filters and paging of an incident list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IncidentQuery {
@@ -201,6 +231,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn due_warnings(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Unfinished incidents whose current deadline passed before `now` without a recorded breach.
     async fn due_breaches(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
+    /// Unfinished incidents (not answered, closed or rejected) with ids above `after_id`, by id.
+    async fn open_deadline_rows(&self, after_id: Id, limit: u32) -> Result<Vec<DeadlineRow>, StoreError>;
+    /// Writes recomputed due instants in one transaction; rows whose version moved are skipped.
+    /// Returns how many were written.
+    async fn update_deadlines(&self, updates: &[DeadlineUpdate]) -> Result<u64, StoreError>;
     /// Applies a change in one transaction; `Concurrent` if the version moved.
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError>;
 }

@@ -496,6 +496,60 @@ impl Workflow {
         Ok(report)
     }
 
+    /// Recomputes the due instants of every unfinished incident from its clock start (after a change
+    /// of the calendar or of the policies). A deadline restarted by a redirect is recomputed from the
+    /// capture. Returns how many incidents were updated.
+    pub async fn recompute_deadlines(&self, batch: u32) -> Result<u64, DomainError> {
+        let catalog = self.catalog();
+        let mut after = 0;
+        let mut written = 0;
+        loop {
+            let rows = self.store.open_deadline_rows(after, batch).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            let updates: Vec<crate::store::DeadlineUpdate> = rows
+                .iter()
+                .map(|r| {
+                    let (policy, mut first, mut resolution) = catalog.initial_deadlines(
+                        r.channel,
+                        r.category.as_deref(),
+                        r.kind,
+                        r.urgent,
+                        r.territory.as_deref(),
+                        r.created_at,
+                    );
+                    if let Some(answered) = r.first_answered_at {
+                        let clock = catalog.clockwork(r.territory.as_deref());
+                        first = None;
+                        if let Some(d) = catalog
+                            .policy(r.deadline_policy.as_deref().or(policy.as_deref()))
+                            .and_then(|p| p.after_intermediate(answered, &clock))
+                        {
+                            resolution = Some(d);
+                        }
+                    }
+                    let next_due = if r.first_answered_at.is_none() { first.or(resolution) } else { resolution };
+                    let start = r.first_answered_at.unwrap_or(r.created_at);
+                    let next_warn = next_due
+                        .filter(|d| r.warned_due != Some(*d) && r.breached_due != Some(*d))
+                        .map(|d| start.min(d) + (d - start.min(d)) * 4 / 5);
+                    crate::store::DeadlineUpdate {
+                        id: r.id,
+                        version: r.version,
+                        // An answered incident keeps the first-answer deadline it had.
+                        first_answer_due: if r.first_answered_at.is_none() { first } else { r.first_answer_due },
+                        resolution_due: resolution,
+                        next_due,
+                        next_warn,
+                        next_breach: next_due.filter(|d| r.breached_due != Some(*d)),
+                    }
+                })
+                .collect();
+            written += self.store.update_deadlines(&updates).await?;
+        }
+        Ok(written)
+    }
+
     /// Loads an incident the actor may see; anything else is "not found".
     pub async fn visible_incident(&self, actor: &Actor, id: Id) -> Result<Incident, DomainError> {
         let inc = self.store.incident(id).await?.ok_or(DomainError::NotFound("incident"))?;

@@ -79,11 +79,23 @@ enum Cmd {
         #[arg(long, default_value = "09:00-18:00")]
         hours: String,
     },
+    /// Deadline maintenance.
+    Deadlines {
+        #[command(subcommand)]
+        command: DeadlinesCmd,
+    },
     /// Train and evaluate the text-analysis model.
     Nlp {
         #[command(subcommand)]
         command: NlpCmd,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadlinesCmd {
+    /// Recompute the due instants of every unfinished incident (after the production calendar or
+    /// the deadline policies changed).
+    Recompute(ConfigArg),
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +239,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let hours = calendar::WorkingHours::parse(&hours)?;
             let due = calendar::add_working_time(start, amount, zone, &hours, calendar::ProductionCalendar::russia());
             writeln!(std::io::stdout().lock(), "{}", calendar::format_in_zone(due, zone))?;
+            Ok(())
+        }
+        Cmd::Deadlines { command: DeadlinesCmd::Recompute(c) } => {
+            let config = Config::load(&c.config)?;
+            let reference = setup::reference_for(&config)?;
+            let store = setup::open_store(&config.database.url, &reference).await?;
+            let wf = setup::workflow(store, Arc::new(SystemClock), None).await?;
+            let started = std::time::Instant::now();
+            let n = wf.recompute_deadlines(2000).await?;
+            eprintln!(
+                "otklik: recomputed the deadlines of {n} incident(s) in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Cmd::Classify { model } => {

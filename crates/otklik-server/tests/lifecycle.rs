@@ -426,3 +426,26 @@ async fn deadline_warnings_and_breaches_are_recorded_once() {
     let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
     assert_eq!(list["total"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_are_recomputed_after_a_policy_change() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let a = app.ingest(&admin, "re-1", Some("gryazinsky")).await;
+    let b = app.ingest(&admin, "re-2", Some("yelets-city")).await;
+    app.act(&admin, b, json!({"action": "reject", "reason": "spam"})).await;
+    let social = json!({"code": "social", "channels": ["vk", "ok", "telegram", "max"], "first_answer": "4wh",
+        "final_after_intermediate": "7wd"});
+    let (s, v) = app.call(&admin, reqwest::Method::PUT, "/api/v1/deadline-policies/social", Some(social)).await;
+    assert_eq!(s, 200, "{v}");
+    let n = app.workflow.recompute_deadlines(1).await.unwrap();
+    assert_eq!(n, 1, "only unfinished incidents are recomputed");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{a}")).await;
+    assert_eq!(card["incident"]["first_answer_due"], "2026-03-02T10:00:00Z", "09:00 MSK + 4 working hours");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{b}")).await;
+    assert_eq!(card["incident"]["first_answer_due"], "2026-03-02T15:00:00Z", "a rejected incident keeps its deadline");
+    // The deadline sort and the overdue filter follow the new instants.
+    app.clock.advance(chrono::Duration::hours(5));
+    let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(list["total"], 1);
+}

@@ -407,6 +407,29 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
     assert_eq!(s.list_incidents(&late, &all()).await.unwrap().items.iter().filter(|i| i.id == inc.id).count(), 1);
     let early = IncidentQuery { overdue: Some(true), now: Some(t0() + Duration::hours(2)), ..Default::default() };
     assert!(s.list_incidents(&early, &all()).await.unwrap().items.iter().all(|i| i.id != inc.id));
+    // Deadline recomputation: unfinished incidents are listed by id and updated in bulk, skipping
+    // rows whose version moved.
+    let rows = s.open_deadline_rows(0, 1000).await.unwrap();
+    let row = rows.iter().find(|r| r.id == inc.id).expect("the incident is unfinished");
+    assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+    let due = t0() + Duration::hours(30);
+    let update = otklik_core::store::DeadlineUpdate {
+        id: row.id,
+        version: row.version,
+        first_answer_due: Some(due),
+        resolution_due: None,
+        next_due: Some(due),
+        next_warn: Some(due - Duration::hours(1)),
+        next_breach: Some(due),
+    };
+    let stale = otklik_core::store::DeadlineUpdate { version: row.version - 1, ..update.clone() };
+    assert_eq!(s.update_deadlines(&[stale]).await.unwrap(), 0);
+    assert_eq!(s.update_deadlines(&[update]).await.unwrap(), 1);
+    assert_eq!(s.incident(inc.id).await.unwrap().unwrap().first_answer_due, Some(due));
+    assert!(s.due_breaches(due + Duration::minutes(1), 100).await.unwrap().iter().any(|i| i.id == inc.id));
+    assert!(!s.due_breaches(due - Duration::minutes(1), 100).await.unwrap().iter().any(|i| i.id == inc.id));
+    assert!(s.due_warnings(due - Duration::minutes(30), 100).await.unwrap().iter().any(|i| i.id == inc.id));
+    let out = s.incident(inc.id).await.unwrap().unwrap();
     assert!(matches!(
         s.apply(&Change {
             expected_version: 1,

@@ -7,7 +7,9 @@ use otklik_core::StoreError;
 use otklik_core::access::ScopeFilter;
 use otklik_core::model::*;
 use otklik_core::status::Status;
-use otklik_core::store::{AnswerWrite, Change, Cursor, IncidentQuery, Page, SortKey, Store};
+use otklik_core::store::{
+    AnswerWrite, Change, Cursor, DeadlineRow, DeadlineUpdate, IncidentQuery, Page, SortKey, Store,
+};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row};
@@ -1054,6 +1056,68 @@ impl Store for SqlStore {
         .await
         .map_err(backend_error)?;
         rows.iter().map(incident_row).collect()
+    }
+
+    async fn open_deadline_rows(&self, after_id: Id, limit: u32) -> Result<Vec<DeadlineRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, version, channel, category, kind, urgent, territory, created_at, first_answered_at, \
+             first_answer_due, deadline_policy, warned_due, breached_due FROM incidents \
+             WHERE id > $1 AND status NOT IN ('answered', 'closed', 'rejected') ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let channel: String = get(r, "channel")?;
+                let kind: Option<String> = get(r, "kind")?;
+                Ok(DeadlineRow {
+                    id: get(r, "id")?,
+                    version: get(r, "version")?,
+                    channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+                    category: get(r, "category")?,
+                    kind: kind.as_deref().and_then(Kind::parse),
+                    urgent: get::<i64>(r, "urgent")? != 0,
+                    territory: get(r, "territory")?,
+                    created_at: at(get(r, "created_at")?),
+                    first_answered_at: opt_at(get(r, "first_answered_at")?),
+                    first_answer_due: opt_at(get(r, "first_answer_due")?),
+                    deadline_policy: get(r, "deadline_policy")?,
+                    warned_due: opt_at(get(r, "warned_due")?),
+                    breached_due: opt_at(get(r, "breached_due")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn update_deadlines(&self, updates: &[DeadlineUpdate]) -> Result<u64, StoreError> {
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await.map_err(backend_error)?;
+        let mut written = 0;
+        // Many rows per statement (UPDATE … FROM a VALUES list), so a million rows are a few
+        // thousand statements.
+        for chunk in updates.chunks(400) {
+            let mut sql = Sql::default();
+            sql.push(
+                "UPDATE incidents SET first_answer_due = v.column3, resolution_due = v.column4, \
+                 next_due = v.column5, next_warn = v.column6, next_breach = v.column7 FROM (VALUES ",
+            );
+            let key = |t: Option<DateTime<Utc>>| Bind::I(t.map(ms).unwrap_or(i64::MAX));
+            let opt = |t: Option<DateTime<Utc>>| t.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
+            for (n, u) in chunk.iter().enumerate() {
+                sql.push(if n == 0 { "(" } else { ", (" });
+                sql.bind(Bind::I(u.id)).push(", ").bind(Bind::I(u.version)).push(", ");
+                sql.bind(opt(u.first_answer_due)).push(", ").bind(opt(u.resolution_due)).push(", ");
+                sql.bind(key(u.next_due)).push(", ").bind(key(u.next_warn)).push(", ").bind(key(u.next_breach));
+                sql.push(")");
+            }
+            sql.push(") AS v WHERE incidents.id = v.column1 AND incidents.version = v.column2");
+            written += sql.query().execute(&mut *tx).await.map_err(backend_error)?.rows_affected();
+        }
+        tx.commit().await.map_err(backend_error)?;
+        Ok(written)
     }
 
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError> {
