@@ -34,6 +34,14 @@ enum Cmd {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Time to recompute the deadlines of N unfinished incidents (after a calendar change).
+    Recompute {
+        #[arg(long, default_value_t = 1_000_000)]
+        incidents: usize,
+        /// Reuse (or create and keep) the database at this SQLite path.
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+    },
     /// Latency of GET /api/v1/incidents pages with N incidents stored.
     Queue {
         #[arg(long, default_value_t = 1_000_000)]
@@ -153,7 +161,26 @@ async fn intake(messages: usize, concurrency: usize, database: Option<String>) -
 }
 
 async fn queue(incidents: usize, db: Option<std::path::PathBuf>, requests: usize) -> anyhow::Result<()> {
-    let (url, _tmp) = match db {
+    let (server, _tmp) = loaded(incidents, db).await?;
+    queue_pages(&server, incidents, requests).await
+}
+
+async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let (server, _tmp) = loaded(incidents, db).await?;
+    let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock), None).await?;
+    let t = Instant::now();
+    let n = wf.recompute_deadlines(2000).await?;
+    println!(
+        "recompute deadlines: {n} unfinished incidents of {incidents} in {:.2} s ({:.0} incidents/s)",
+        t.elapsed().as_secs_f64(),
+        n as f64 / t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A server over a database holding at least `incidents` incidents (loaded through intake).
+async fn loaded(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::Result<(Server, Option<tempfile::TempDir>)> {
+    let (url, tmp) = match db {
         Some(p) => (format!("sqlite://{}", p.display()), None),
         None => {
             let d = tempfile::tempdir()?;
@@ -214,6 +241,10 @@ async fn queue(incidents: usize, db: Option<std::path::PathBuf>, requests: usize
         }
         eprintln!("loaded {} incidents in {:.0} s", incidents - have, t.elapsed().as_secs_f64());
     }
+    Ok((server, tmp))
+}
+
+async fn queue_pages(server: &Server, incidents: usize, requests: usize) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let pages = [
         ("newest 50, administrator", "/api/v1/incidents?limit=50"),
@@ -257,5 +288,6 @@ async fn main() -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Intake { messages, concurrency, database } => intake(messages, concurrency, database).await,
         Cmd::Queue { incidents, db, requests } => queue(incidents, db, requests).await,
+        Cmd::Recompute { incidents, db } => recompute(incidents, db).await,
     }
 }
