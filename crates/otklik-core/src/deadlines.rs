@@ -63,6 +63,13 @@ pub struct Clockwork<'a> {
     pub calendar: &'a ProductionCalendar,
 }
 
+impl Clockwork<'_> {
+    /// Working time between two instants, in whole seconds.
+    pub fn working_seconds(&self, a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+        crate::calendar::working_time_between(a, b, self.zone, self.hours, self.calendar).num_seconds()
+    }
+}
+
 impl Span {
     /// The instant this span after `t`.
     pub fn after(&self, t: DateTime<Utc>, c: &Clockwork<'_>) -> DateTime<Utc> {

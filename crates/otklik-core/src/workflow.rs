@@ -111,6 +111,15 @@ impl Catalog {
         (Some(p.code.clone()), first, resolution)
     }
 
+    /// `initial_deadlines` for an incident's current classification.
+    fn incident_deadlines(
+        &self,
+        i: &Incident,
+        start: DateTime<Utc>,
+    ) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        self.initial_deadlines(i.channel, i.category.as_deref(), i.kind, i.urgent, i.territory.as_deref(), start)
+    }
+
     fn policy(&self, code: Option<&str>) -> Option<&crate::deadlines::DeadlinePolicy> {
         code.and_then(|c| self.deadlines.iter().find(|p| p.code == c))
     }
@@ -678,14 +687,7 @@ impl Workflow {
                         || after.kind != before.kind
                         || after.territory != before.territory)
                 {
-                    let (p, first, resolution) = catalog.initial_deadlines(
-                        after.channel,
-                        after.category.as_deref(),
-                        after.kind,
-                        after.urgent,
-                        after.territory.as_deref(),
-                        after.created_at,
-                    );
+                    let (p, first, resolution) = catalog.incident_deadlines(&after, after.created_at);
                     after.deadline_policy = p;
                     after.first_answer_due = first;
                     after.resolution_due = resolution;
@@ -738,14 +740,7 @@ impl Workflow {
                 if after.first_answered_at.is_none()
                     && catalog.policy(after.deadline_policy.as_deref()).is_some_and(|p| p.restart_on_redirect)
                 {
-                    let (_, first, resolution) = catalog.initial_deadlines(
-                        after.channel,
-                        after.category.as_deref(),
-                        after.kind,
-                        after.urgent,
-                        after.territory.as_deref(),
-                        now,
-                    );
+                    let (_, first, resolution) = catalog.incident_deadlines(&after, now);
                     after.first_answer_due = first;
                     after.resolution_due = resolution;
                 }
@@ -858,16 +853,7 @@ impl Workflow {
                 if after.first_answered_at.is_none() {
                     after.first_answered_at = Some(now);
                     after.first_answer_seconds = Some((now - after.created_at).num_seconds());
-                    after.first_answer_working_seconds = Some(
-                        crate::calendar::working_time_between(
-                            after.created_at,
-                            now,
-                            clock.zone,
-                            clock.hours,
-                            clock.calendar,
-                        )
-                        .num_seconds(),
-                    );
+                    after.first_answer_working_seconds = Some(clock.working_seconds(after.created_at, now));
                 }
                 if action == Action::PublishIntermediate
                     && let Some(due) =
@@ -881,16 +867,7 @@ impl Workflow {
                 after.closed_at = Some(now);
                 let clock = catalog.clockwork(after.territory.as_deref());
                 after.closure_seconds = Some((now - after.created_at).num_seconds());
-                after.closure_working_seconds = Some(
-                    crate::calendar::working_time_between(
-                        after.created_at,
-                        now,
-                        clock.zone,
-                        clock.hours,
-                        clock.calendar,
-                    )
-                    .num_seconds(),
-                );
+                after.closure_working_seconds = Some(clock.working_seconds(after.created_at, now));
                 note = n;
             }
             Command::Reopen { reason } => {
