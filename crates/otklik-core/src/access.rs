@@ -244,6 +244,7 @@ mod tests {
             territory: territory.into(),
             parent: parent.map(Into::into),
             sectors: vec![],
+            working_hours: None,
         }
     }
 

@@ -508,6 +508,9 @@ pub struct Organisation {
     /// Category codes it usually handles.
     #[serde(default)]
     pub sectors: Vec<String>,
+    /// Daily working intervals for deadlines, e.g. `08:30-12:30,13:15-17:30`; 09:00-18:00 when absent.
+    #[serde(default)]
+    pub working_hours: Option<String>,
 }
 
 /// A node of the three-level taxonomy (direction → group → sub-topic).

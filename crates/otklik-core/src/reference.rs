@@ -226,6 +226,11 @@ impl ReferenceData {
             if !tcodes.contains_key(o.territory.as_str()) {
                 return Err(err(ofile, &o.code, format!("unknown territory `{}`", o.territory)));
             }
+            if let Some(h) = &o.working_hours
+                && let Err(e) = crate::calendar::WorkingHours::parse(h)
+            {
+                return Err(err(ofile, &o.code, e.to_string()));
+            }
             for s in &o.sectors {
                 if !CONTRACT_CATEGORIES.contains(&s.as_str()) {
                     return Err(err(ofile, &o.code, format!("unknown sector `{s}`")));

@@ -229,6 +229,7 @@ mod tests {
             territory: territory.into(),
             parent: None,
             sectors: vec![],
+            working_hours: None,
         };
         let c = |code: &str| Category { code: code.into(), name: code.into(), photo_required: false, form_days: None };
         Catalog::new(&ReferenceData {

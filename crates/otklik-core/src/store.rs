@@ -79,6 +79,7 @@ pub struct DeadlineRow {
     pub kind: Option<Kind>,
     pub urgent: bool,
     pub territory: Option<String>,
+    pub org: Option<String>,
     pub created_at: DateTime<Utc>,
     pub first_answered_at: Option<DateTime<Utc>>,
     pub first_answer_due: Option<DateTime<Utc>>,

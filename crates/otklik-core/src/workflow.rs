@@ -68,6 +68,8 @@ pub struct Catalog {
     pub sources: HashMap<(Channel, String), Source>,
     pub routing: Vec<crate::routing::RoutingRule>,
     pub deadlines: Vec<crate::deadlines::DeadlinePolicy>,
+    /// Organisations' own working hours.
+    pub hours: HashMap<String, crate::calendar::WorkingHours>,
 }
 
 /// Working hours used where an organisation sets none.
@@ -83,11 +85,12 @@ impl Catalog {
             .unwrap_or(chrono_tz::Europe::Moscow)
     }
 
-    /// How time is counted for an incident in this territory.
-    pub fn clockwork(&self, territory: Option<&str>) -> crate::deadlines::Clockwork<'static> {
+    /// How time is counted for an incident in this territory with this organisation (its working
+    /// hours, else the default).
+    pub fn clockwork(&self, territory: Option<&str>, org: Option<&str>) -> crate::deadlines::Clockwork<'_> {
         crate::deadlines::Clockwork {
             zone: self.zone_of(territory),
-            hours: &DEFAULT_HOURS,
+            hours: org.and_then(|o| self.hours.get(o)).unwrap_or(&DEFAULT_HOURS),
             calendar: crate::calendar::ProductionCalendar::russia(),
         }
     }
@@ -100,6 +103,7 @@ impl Catalog {
         kind: Option<Kind>,
         urgent: bool,
         territory: Option<&str>,
+        org: Option<&str>,
         start: DateTime<Utc>,
     ) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
         let q = crate::deadlines::PolicyQuery { channel: Some(channel), category, kind, urgent };
@@ -107,7 +111,7 @@ impl Catalog {
             return (None, None, None);
         };
         let form_days = category.and_then(|c| self.categories.get(c)).and_then(|c| c.form_days);
-        let (first, resolution) = p.initial(start, form_days, &self.clockwork(territory));
+        let (first, resolution) = p.initial(start, form_days, &self.clockwork(territory, org));
         (Some(p.code.clone()), first, resolution)
     }
 
@@ -117,7 +121,15 @@ impl Catalog {
         i: &Incident,
         start: DateTime<Utc>,
     ) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-        self.initial_deadlines(i.channel, i.category.as_deref(), i.kind, i.urgent, i.territory.as_deref(), start)
+        self.initial_deadlines(
+            i.channel,
+            i.category.as_deref(),
+            i.kind,
+            i.urgent,
+            i.territory.as_deref(),
+            i.org.as_deref(),
+            start,
+        )
     }
 
     fn policy(&self, code: Option<&str>) -> Option<&crate::deadlines::DeadlinePolicy> {
@@ -131,6 +143,14 @@ impl Catalog {
             sources: data.sources.iter().map(|s| ((s.channel, s.key.clone()), s.clone())).collect(),
             routing: data.routing.clone(),
             deadlines: data.deadlines.clone(),
+            hours: data
+                .organisations
+                .iter()
+                .filter_map(|o| {
+                    let h = crate::calendar::WorkingHours::parse(o.working_hours.as_deref()?).ok()?;
+                    Some((o.code.clone(), h))
+                })
+                .collect(),
         }
     }
 }
@@ -414,12 +434,14 @@ impl Workflow {
             &catalog.hierarchy,
         );
         let now = self.now();
+        // Counted in the working hours of the organisation routing proposes.
         let (deadline_policy, first_answer_due, resolution_due) = catalog.initial_deadlines(
             msg.channel,
             class.category.as_deref(),
             class.kind,
             class.urgent,
             class.territory.as_deref(),
+            decision.as_ref().map(|d| d.org.as_str()),
             now,
         );
         let seed = IncidentSeed {
@@ -525,10 +547,11 @@ impl Workflow {
                         r.kind,
                         r.urgent,
                         r.territory.as_deref(),
+                        r.org.as_deref(),
                         r.created_at,
                     );
                     if let Some(answered) = r.first_answered_at {
-                        let clock = catalog.clockwork(r.territory.as_deref());
+                        let clock = catalog.clockwork(r.territory.as_deref(), r.org.as_deref());
                         first = None;
                         if let Some(d) = catalog
                             .policy(r.deadline_policy.as_deref().or(policy.as_deref()))
@@ -849,7 +872,7 @@ impl Workflow {
                     }
                 }
                 answer_write = Some(AnswerWrite::Update { answer: b, new_publications: pubs });
-                let clock = catalog.clockwork(after.territory.as_deref());
+                let clock = catalog.clockwork(after.territory.as_deref(), after.org.as_deref());
                 if after.first_answered_at.is_none() {
                     after.first_answered_at = Some(now);
                     after.first_answer_seconds = Some((now - after.created_at).num_seconds());
@@ -865,7 +888,7 @@ impl Workflow {
             }
             Command::Close { note: n } => {
                 after.closed_at = Some(now);
-                let clock = catalog.clockwork(after.territory.as_deref());
+                let clock = catalog.clockwork(after.territory.as_deref(), after.org.as_deref());
                 after.closure_seconds = Some((now - after.created_at).num_seconds());
                 after.closure_working_seconds = Some(clock.working_seconds(after.created_at, now));
                 note = n;

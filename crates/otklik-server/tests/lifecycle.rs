@@ -449,3 +449,28 @@ async fn deadlines_are_recomputed_after_a_policy_change() {
     let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
     assert_eq!(list["total"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_count_the_responsible_organisations_working_hours() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let social = json!({"code": "social", "channels": ["vk"], "first_answer": "3wh"});
+    app.call(&admin, reqwest::Method::PUT, "/api/v1/deadline-policies/social", Some(social)).await;
+    // Default hours: Monday 09:00 MSK + 3 working hours = 12:00 MSK.
+    let a = app.ingest(&admin, "hours-1", Some("gryazinsky")).await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{a}")).await;
+    assert_eq!(card["incident"]["first_answer_due"], "2026-03-02T09:00:00Z");
+    // The administration routing proposes works 10:00–14:00.
+    let (_, orgs) = app.get(&admin, "/api/v1/organisations").await;
+    let mut org = orgs.as_array().unwrap().iter().find(|o| o["code"] == "adm-gryazinsky").unwrap().clone();
+    org["working_hours"] = json!("14:00-10:00");
+    let (s, e) =
+        app.call(&admin, reqwest::Method::PUT, "/api/v1/organisations/adm-gryazinsky", Some(org.clone())).await;
+    assert_eq!(s, 422, "{e}");
+    org["working_hours"] = json!("10:00-14:00");
+    let (s, e) = app.call(&admin, reqwest::Method::PUT, "/api/v1/organisations/adm-gryazinsky", Some(org)).await;
+    assert_eq!(s, 200, "{e}");
+    let b = app.ingest(&admin, "hours-2", Some("gryazinsky")).await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{b}")).await;
+    assert_eq!(card["incident"]["first_answer_due"], "2026-03-02T10:00:00Z", "10:00 + 3 h = 13:00 MSK");
+}

@@ -87,6 +87,7 @@ pub async fn reference_upserts_replace(s: &dyn Store) {
         territory: "yelets".into(),
         parent: None,
         sectors: vec!["roads".into()],
+        working_hours: Some("08:00-12:00,13:00-17:00".into()),
     };
     s.upsert_organisation(&o).await.unwrap();
     assert_eq!(s.organisations().await.unwrap(), vec![o]);

@@ -385,9 +385,10 @@ impl Store for SqlStore {
 
     async fn upsert_organisation(&self, o: &Organisation) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO organisations (code, name, kind, territory, parent, sectors) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
-             territory = excluded.territory, parent = excluded.parent, sectors = excluded.sectors",
+            "INSERT INTO organisations (code, name, kind, territory, parent, sectors, working_hours) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+             kind = excluded.kind, territory = excluded.territory, parent = excluded.parent, \
+             sectors = excluded.sectors, working_hours = excluded.working_hours",
         )
         .bind(&o.code)
         .bind(&o.name)
@@ -395,6 +396,7 @@ impl Store for SqlStore {
         .bind(&o.territory)
         .bind(o.parent.clone())
         .bind(to_json(&o.sectors))
+        .bind(o.working_hours.clone())
         .execute(&self.pool)
         .await
         .map_err(backend_error)?;
@@ -402,10 +404,12 @@ impl Store for SqlStore {
     }
 
     async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
-        let rows = sqlx::query("SELECT code, name, kind, territory, parent, sectors FROM organisations ORDER BY code")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let rows = sqlx::query(
+            "SELECT code, name, kind, territory, parent, sectors, working_hours FROM organisations ORDER BY code",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
         rows.iter()
             .map(|r| {
                 let kind: String = get(r, "kind")?;
@@ -417,6 +421,7 @@ impl Store for SqlStore {
                     territory: get(r, "territory")?,
                     parent: get(r, "parent")?,
                     sectors: from_json(&sectors),
+                    working_hours: get(r, "working_hours")?,
                 })
             })
             .collect()
@@ -1060,7 +1065,7 @@ impl Store for SqlStore {
 
     async fn open_deadline_rows(&self, after_id: Id, limit: u32) -> Result<Vec<DeadlineRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, version, channel, category, kind, urgent, territory, created_at, first_answered_at, \
+            "SELECT id, version, channel, category, kind, urgent, territory, org, created_at, first_answered_at, \
              first_answer_due, deadline_policy, warned_due, breached_due FROM incidents \
              WHERE id > $1 AND status NOT IN ('answered', 'closed', 'rejected') ORDER BY id LIMIT $2",
         )
@@ -1081,6 +1086,7 @@ impl Store for SqlStore {
                     kind: kind.as_deref().and_then(Kind::parse),
                     urgent: get::<i64>(r, "urgent")? != 0,
                     territory: get(r, "territory")?,
+                    org: get(r, "org")?,
                     created_at: at(get(r, "created_at")?),
                     first_answered_at: opt_at(get(r, "first_answered_at")?),
                     first_answer_due: opt_at(get(r, "first_answer_due")?),

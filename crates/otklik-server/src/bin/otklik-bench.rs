@@ -179,7 +179,10 @@ async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::
 }
 
 /// A server over a database holding at least `incidents` incidents (loaded through intake).
-async fn loaded(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::Result<(Server, Option<tempfile::TempDir>)> {
+async fn loaded(
+    incidents: usize,
+    db: Option<std::path::PathBuf>,
+) -> anyhow::Result<(Server, Option<tempfile::TempDir>)> {
     let (url, tmp) = match db {
         Some(p) => (format!("sqlite://{}", p.display()), None),
         None => {

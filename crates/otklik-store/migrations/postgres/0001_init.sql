@@ -16,7 +16,8 @@ CREATE TABLE organisations (
     kind TEXT NOT NULL,
     territory TEXT NOT NULL,
     parent TEXT,
-    sectors TEXT NOT NULL DEFAULT '[]'
+    sectors TEXT NOT NULL DEFAULT '[]',
+    working_hours TEXT
 );
 
 CREATE TABLE categories (
