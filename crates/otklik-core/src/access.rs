@@ -280,6 +280,7 @@ mod tests {
             closure_seconds: None,
             closure_working_seconds: None,
             deadline_policy: None,
+            paused_at: None,
             warned_due: None,
             breached_due: None,
             tags: vec![],

@@ -330,6 +330,8 @@ pub struct Incident {
     pub closure_working_seconds: Option<i64>,
     /// The deadline policy in force.
     pub deadline_policy: Option<String>,
+    /// Since when the deadlines are paused (waiting for the citizen's clarification).
+    pub paused_at: Option<DateTime<Utc>>,
     /// The due instant whose approach (80 % of the allowed time) was already announced.
     pub warned_due: Option<DateTime<Utc>>,
     /// The due instant whose breach was already recorded.
@@ -343,7 +345,7 @@ impl Incident {
     /// The deadline that matters now: the first answer until it is given, then resolution.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         // Once the final answer is out (or the incident is finished) no deadline runs.
-        if matches!(self.status, Status::Answered | Status::Closed | Status::Rejected) {
+        if matches!(self.status, Status::Answered | Status::Closed | Status::Rejected | Status::WaitingCitizen) {
             return None;
         }
         if self.first_answered_at.is_none() {

@@ -31,6 +31,8 @@ wire_enum!(
         Rejected = "rejected",
         /// Put aside for a while (waiting for works planned later, for the citizen…).
         Deferred = "deferred",
+        /// A clarifying question went to the citizen; deadlines are paused until the reply.
+        WaitingCitizen = "waiting_citizen",
     }
 );
 
@@ -61,6 +63,10 @@ wire_enum!(
         Resume = "resume",
         /// Set the incident's tags (for reports and the registry of problems).
         Tag = "tag",
+        /// Ask the citizen a clarifying question and pause the deadlines.
+        AskCitizen = "ask_citizen",
+        /// The citizen did not reply in time (the deadline sweep closes the incident).
+        AutoClose = "auto_close",
     }
 );
 
@@ -88,6 +94,7 @@ const CENTRE: &[Role] = &[Admin, Rc, Mo];
 const EXECUTORS: &[Role] = &[Admin, Head, Ex];
 const ROUTERS: &[Role] = &[Admin, Rc, Mo, Head];
 const TAGGERS: &[Role] = &[Admin, Rc, Mo, Head, Ex];
+const WORKERS: &[Role] = &[Admin, Rc, Mo, Head, Ex];
 
 /// The table. Control centres moderate, route, review, publish and close; organisations work.
 pub const TRANSITIONS: &[Transition] = &[
@@ -96,7 +103,7 @@ pub const TRANSITIONS: &[Transition] = &[
     Transition { action: Action::Take, from: &[Assigned], to: Target::To(InWork), roles: EXECUTORS },
     Transition {
         action: Action::Redirect,
-        from: &[Assigned, InWork, Rework, Deferred],
+        from: &[Assigned, InWork, Rework, Deferred, WaitingCitizen],
         to: Target::To(Assigned),
         roles: ROUTERS,
     },
@@ -111,10 +118,17 @@ pub const TRANSITIONS: &[Transition] = &[
     Transition { action: Action::Reopen, from: &[Rejected], to: Target::To(Moderated), roles: CENTRE },
     Transition { action: Action::Reject, from: &[New, Moderated, Assigned], to: Target::To(Rejected), roles: CENTRE },
     Transition { action: Action::Defer, from: &[Assigned, InWork], to: Target::To(Deferred), roles: ROUTERS },
-    Transition { action: Action::Resume, from: &[Deferred], to: Target::To(InWork), roles: ROUTERS },
+    Transition { action: Action::Resume, from: &[Deferred, WaitingCitizen], to: Target::To(InWork), roles: WORKERS },
+    Transition {
+        action: Action::AskCitizen,
+        from: &[Assigned, InWork],
+        to: Target::To(WaitingCitizen),
+        roles: WORKERS,
+    },
+    Transition { action: Action::AutoClose, from: &[WaitingCitizen], to: Target::To(Closed), roles: &[Admin] },
     Transition {
         action: Action::Tag,
-        from: &[New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred],
+        from: &[New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen],
         to: Target::Stay,
         roles: TAGGERS,
     },
@@ -157,6 +171,7 @@ mod tests {
         let centre: &'static [Role] = &[Admin, Rc, Mo];
         let exec: &'static [Role] = &[Admin, Head, Ex];
         let routers: &'static [Role] = &[Admin, Rc, Mo, Head];
+        let workers: &'static [Role] = &[Admin, Rc, Mo, Head, Ex];
         let mut v = vec![
             (A::Moderate, New, Moderated, centre),
             (A::Assign, New, Assigned, centre),
@@ -166,6 +181,7 @@ mod tests {
             (A::Redirect, InWork, Assigned, routers),
             (A::Redirect, Rework, Assigned, routers),
             (A::Redirect, Deferred, Assigned, routers),
+            (A::Redirect, WaitingCitizen, Assigned, routers),
             (A::DraftAnswer, InWork, InWork, exec),
             (A::DraftAnswer, Rework, Rework, exec),
             (A::SubmitForReview, InWork, Review, exec),
@@ -184,10 +200,14 @@ mod tests {
             (A::Reject, Assigned, Rejected, centre),
             (A::Defer, Assigned, Deferred, routers),
             (A::Defer, InWork, Deferred, routers),
-            (A::Resume, Deferred, InWork, routers),
+            (A::Resume, Deferred, InWork, workers),
+            (A::Resume, WaitingCitizen, InWork, workers),
+            (A::AskCitizen, Assigned, WaitingCitizen, workers),
+            (A::AskCitizen, InWork, WaitingCitizen, workers),
+            (A::AutoClose, WaitingCitizen, Closed, &[Admin]),
         ];
         let taggers: &'static [Role] = &[Admin, Rc, Mo, Head, Ex];
-        for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred] {
+        for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen] {
             v.push((A::Tag, s, s, taggers));
         }
         v

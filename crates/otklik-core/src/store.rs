@@ -237,6 +237,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Writes recomputed due instants in one transaction; rows whose version moved are skipped.
     /// Returns how many were written.
     async fn update_deadlines(&self, updates: &[DeadlineUpdate]) -> Result<u64, StoreError>;
+    /// Incidents waiting for the citizen since before `since`.
+    async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Applies a change in one transaction; `Concurrent` if the version moved.
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError>;
 }

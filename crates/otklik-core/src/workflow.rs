@@ -237,6 +237,10 @@ pub enum Command {
     Tag {
         tags: Vec<String>,
     },
+    /// Ask the citizen a clarifying question; deadlines pause until `resume`.
+    AskCitizen {
+        question: String,
+    },
 }
 
 /// What one deadline sweep announced.
@@ -244,7 +248,12 @@ pub enum Command {
 pub struct SweepReport {
     pub warned: usize,
     pub breached: usize,
+    /// Closed because the citizen did not answer a clarifying question in time.
+    pub auto_closed: usize,
 }
+
+/// A clarifying question unanswered for this long closes the incident (the domain's rule).
+pub const AUTO_CLOSE_AFTER: chrono::Duration = chrono::Duration::days(3);
 
 /// Limits on what intake accepts.
 pub const MAX_TEXT_CHARS: usize = 100_000;
@@ -524,6 +533,35 @@ impl Workflow {
                 }
             }
         }
+        for inc in self.store.waiting_since(now - AUTO_CLOSE_AFTER, limit).await? {
+            let status = status::check(inc.status, Action::AutoClose, crate::model::Role::Admin)?;
+            let catalog = self.catalog();
+            let clock = catalog.clockwork(inc.territory.as_deref(), inc.org.as_deref());
+            let mut after = inc.clone();
+            after.status = status;
+            after.closed_at = Some(now);
+            after.updated_at = now;
+            after.closure_seconds = Some((now - inc.created_at).num_seconds());
+            after.closure_working_seconds = Some(clock.working_seconds(inc.created_at, now));
+            let change = Change {
+                expected_version: inc.version,
+                event: NewEvent {
+                    at: now,
+                    actor_id: None,
+                    actor: "system".into(),
+                    action: Action::AutoClose.to_string(),
+                    changes: diff_incidents(&inc, &after),
+                    note: Some(format!("no reply from the citizen for {} days", AUTO_CLOSE_AFTER.num_days())),
+                },
+                incident: after,
+                answer: None,
+            };
+            match self.store.apply(&change).await {
+                Ok(_) => report.auto_closed += 1,
+                Err(StoreError::Concurrent) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(report)
     }
 
@@ -633,6 +671,7 @@ impl Workflow {
             Command::Defer { .. } => Action::Defer,
             Command::Resume { .. } => Action::Resume,
             Command::Tag { .. } => Action::Tag,
+            Command::AskCitizen { .. } => Action::AskCitizen,
         };
         let roles = actor.roles_over(&before, h);
         let mut outcome = Err(DomainError::ForbiddenAction(action));
@@ -912,7 +951,21 @@ impl Workflow {
                 required("reason", &reason)?;
                 note = Some(reason);
             }
-            Command::Resume { note: n } => note = n,
+            Command::Resume { note: n } => {
+                // Time spent waiting for the citizen does not count against the deadlines.
+                if let Some(paused) = before.paused_at {
+                    let waited = now - paused;
+                    after.first_answer_due = after.first_answer_due.map(|d| d + waited);
+                    after.resolution_due = after.resolution_due.map(|d| d + waited);
+                    after.paused_at = None;
+                }
+                note = n;
+            }
+            Command::AskCitizen { question } => {
+                required("question", &question)?;
+                after.paused_at = Some(now);
+                note = Some(question);
+            }
             Command::Tag { tags } => {
                 let mut clean: Vec<String> =
                     tags.iter().map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();

@@ -474,3 +474,42 @@ async fn deadlines_count_the_responsible_organisations_working_hours() {
     let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{b}")).await;
     assert_eq!(card["incident"]["first_answer_due"], "2026-03-02T10:00:00Z", "10:00 + 3 h = 13:00 MSK");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_the_citizen_pauses_deadlines_and_closes_after_three_days() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let executor = app.token("executor-gryazi").await;
+    let id = app.ingest(&admin, "wait-1", Some("gryazinsky")).await;
+    app.act(&admin, id, json!({"action": "assign", "org": "adm-gryazinsky"})).await;
+    app.act(&executor, id, json!({"action": "take"})).await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    let due = card["incident"]["first_answer_due"].as_str().unwrap().to_string();
+    assert_eq!(due, "2026-03-02T15:00:00Z");
+
+    // A clarifying question pauses the clock; nothing is overdue while waiting.
+    let (s, inc) =
+        app.act(&executor, id, json!({"action": "ask_citizen", "question": "Уточните номер дома, пожалуйста"})).await;
+    assert_eq!((s.as_u16(), inc["status"].as_str()), (200, Some("waiting_citizen")));
+    app.clock.advance(chrono::Duration::hours(24));
+    let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(list["total"], 0);
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().breached, 0);
+    // The citizen answered: the deadline moves by the time spent waiting.
+    let (s, inc) = app.act(&executor, id, json!({"action": "resume", "note": "житель ответил"})).await;
+    assert_eq!((s.as_u16(), inc["status"].as_str()), (200, Some("in_work")));
+    assert_eq!(inc["first_answer_due"], "2026-03-03T15:00:00Z");
+
+    // Asked again and no reply for three days: closed by the sweep.
+    app.act(&executor, id, json!({"action": "ask_citizen", "question": "Пришлите фото"})).await;
+    app.clock.advance(chrono::Duration::hours(71));
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().auto_closed, 0);
+    app.clock.advance(chrono::Duration::hours(2));
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().auto_closed, 1);
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["status"], "closed");
+    let last = card["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["action"].as_str(), last["actor"].as_str()), (Some("auto_close"), Some("system")));
+    assert!(card["incident"]["closure_seconds"].as_i64().unwrap() > 0);
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().auto_closed, 0);
+}

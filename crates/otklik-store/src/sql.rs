@@ -130,7 +130,7 @@ impl Sql {
 const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, municipality, org, suggested_org, route_note, assignee, urgent, \
      sentiment, confidence, channel, source, summary, created_at, updated_at, first_answer_due, resolution_due, \
      first_answered_at, closed_at, rating, first_answer_seconds, first_answer_working_seconds, closure_seconds, \
-     closure_working_seconds, deadline_policy, warned_due, breached_due, tags, version";
+     closure_working_seconds, deadline_policy, paused_at, warned_due, breached_due, tags, version";
 
 fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
     let status: String = get(r, "status")?;
@@ -169,6 +169,7 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
         closure_seconds: get(r, "closure_seconds")?,
         closure_working_seconds: get(r, "closure_working_seconds")?,
         deadline_policy: get(r, "deadline_policy")?,
+        paused_at: opt_at(get(r, "paused_at")?),
         warned_due: opt_at(get(r, "warned_due")?),
         breached_due: opt_at(get(r, "breached_due")?),
         tags: from_json(&tags),
@@ -1051,6 +1052,19 @@ impl Store for SqlStore {
         rows.iter().map(incident_row).collect()
     }
 
+    async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE status = 'waiting_citizen' AND paused_at < $1 \
+             ORDER BY paused_at, id LIMIT $2"
+        )))
+        .bind(ms(since))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(incident_row).collect()
+    }
+
     async fn due_breaches(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLS} FROM incidents WHERE next_breach < $1 ORDER BY next_breach, id LIMIT $2"
@@ -1067,7 +1081,7 @@ impl Store for SqlStore {
         let rows = sqlx::query(
             "SELECT id, version, channel, category, kind, urgent, territory, org, created_at, first_answered_at, \
              first_answer_due, deadline_policy, warned_due, breached_due FROM incidents \
-             WHERE id > $1 AND status NOT IN ('answered', 'closed', 'rejected') ORDER BY id LIMIT $2",
+             WHERE id > $1 AND status NOT IN ('answered', 'closed', 'rejected', 'waiting_citizen') ORDER BY id LIMIT $2",
         )
         .bind(after_id)
         .bind(i64::from(limit))
@@ -1137,7 +1151,7 @@ impl Store for SqlStore {
              first_answered_at = $18, closed_at = $19, rating = $20, tags = $21, suggested_org = $22, \
              route_note = $23, first_answer_seconds = $24, first_answer_working_seconds = $25, closure_seconds = $26, \
              closure_working_seconds = $27, deadline_policy = $28, warned_due = $29, breached_due = $30, \
-             next_warn = $31, next_breach = $32, version = version + 1 WHERE id = $33 AND version = $34",
+             next_warn = $31, next_breach = $32, paused_at = $33, version = version + 1 WHERE id = $34 AND version = $35",
         )
         .bind(i.status.as_str())
         .bind(i.kind.map(|k| k.as_str()))
@@ -1171,6 +1185,7 @@ impl Store for SqlStore {
         .bind(i.breached_due.map(ms))
         .bind(unfinished_key(i, i.next_warning()))
         .bind(unfinished_key(i, i.next_breach()))
+        .bind(i.paused_at.map(ms))
         .bind(i.id)
         .bind(change.expected_version)
         .execute(&mut *tx)

@@ -108,6 +108,7 @@ CREATE TABLE incidents (
     -- current deadline not yet announced (the largest value when there is none).
     next_warn BIGINT NOT NULL,
     next_breach BIGINT NOT NULL,
+    paused_at BIGINT,
     warned_due BIGINT,
     breached_due BIGINT,
     first_answered_at BIGINT,

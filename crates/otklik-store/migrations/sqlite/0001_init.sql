@@ -108,6 +108,7 @@ CREATE TABLE incidents (
     -- current deadline not yet announced (the largest value when there is none).
     next_warn INTEGER NOT NULL,
     next_breach INTEGER NOT NULL,
+    paused_at INTEGER,
     warned_due INTEGER,
     breached_due INTEGER,
     first_answered_at INTEGER,
