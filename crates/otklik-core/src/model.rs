@@ -456,6 +456,31 @@ pub struct NewEvent {
     pub note: Option<String>,
 }
 
+/// Something people must learn about an incident (a deadline approaching or missed, an
+/// escalation, an automatic closure), addressed to an organisation and a territory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Notification {
+    pub id: Id,
+    pub at: DateTime<Utc>,
+    pub incident_id: Id,
+    pub kind: String,
+    pub org: Option<String>,
+    pub region: Option<String>,
+    pub municipality: Option<String>,
+    pub text: String,
+    /// Delivery to the outgoing webhook, when one is configured.
+    pub webhook_state: PublicationState,
+    pub webhook_attempts: i32,
+}
+
+/// A notification before it is stored (with its incident's change).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    pub kind: String,
+    pub org: Option<String>,
+    pub text: String,
+}
+
 /// An incident with everything on its card.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IncidentDetail {

@@ -144,6 +144,8 @@ pub struct Change {
     pub incident: Incident,
     pub answer: Option<AnswerWrite>,
     pub event: NewEvent,
+    /// Notifications the change raises, stored in the same transaction.
+    pub notifications: Vec<crate::model::NewNotification>,
 }
 
 /// Storage of everything Otklik keeps. Writes that belong together are one transaction.
@@ -237,6 +239,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Writes recomputed due instants in one transaction; rows whose version moved are skipped.
     /// Returns how many were written.
     async fn update_deadlines(&self, updates: &[DeadlineUpdate]) -> Result<u64, StoreError>;
+    /// Notifications addressed within a scope (by organisation or territory), newest first,
+    /// with ids below `before` when given.
+    async fn notifications(
+        &self,
+        scope: &ScopeFilter,
+        before: Option<Id>,
+        limit: u32,
+    ) -> Result<Vec<crate::model::Notification>, StoreError>;
+    /// Notifications whose webhook delivery is pending, oldest first.
+    async fn pending_webhooks(&self, limit: u32) -> Result<Vec<crate::model::Notification>, StoreError>;
+    async fn mark_webhook(
+        &self,
+        id: Id,
+        state: crate::model::PublicationState,
+        attempts: i32,
+    ) -> Result<(), StoreError>;
     /// Incidents waiting for the citizen since before `since`.
     async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Applies a change in one transaction; `Concurrent` if the version moved.

@@ -96,6 +96,9 @@ impl Catalog {
     }
 
     /// The deadline policy and the due instants of an incident that starts (or restarts) at `start`.
+    // One argument per classification field: callers hold them in three different shapes
+    // (a new message, an incident, a recomputation row).
+    #[allow(clippy::too_many_arguments)]
     pub fn initial_deadlines(
         &self,
         channel: Channel,
@@ -519,8 +522,13 @@ impl Workflow {
                         actor: "system".into(),
                         action: action.into(),
                         changes: diff_incidents(&inc, &after),
-                        note: Some(note),
+                        note: Some(note.clone()),
                     },
+                    notifications: vec![crate::model::NewNotification {
+                        kind: action.into(),
+                        org: inc.org.clone(),
+                        text: format!("№ {}: {note}", inc.id),
+                    }],
                     incident: after,
                     answer: None,
                 };
@@ -553,6 +561,15 @@ impl Workflow {
                     changes: diff_incidents(&inc, &after),
                     note: Some(format!("no reply from the citizen for {} days", AUTO_CLOSE_AFTER.num_days())),
                 },
+                notifications: vec![crate::model::NewNotification {
+                    kind: Action::AutoClose.to_string(),
+                    org: inc.org.clone(),
+                    text: format!(
+                        "№ {}: closed, no reply from the citizen for {} days",
+                        inc.id,
+                        AUTO_CLOSE_AFTER.num_days()
+                    ),
+                }],
                 incident: after,
                 answer: None,
             };
@@ -986,6 +1003,7 @@ impl Workflow {
             expected_version: before.version,
             incident: after,
             answer: answer_write,
+            notifications: vec![],
             event: NewEvent {
                 at: now,
                 actor_id: actor.user_id,

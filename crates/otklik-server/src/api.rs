@@ -60,6 +60,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_incidents))
         .routes(routes!(get_incident))
         .routes(routes!(act))
+        .routes(routes!(list_notifications))
         .routes(routes!(list_territories))
         .routes(routes!(put_territory))
         .routes(routes!(list_organisations))
@@ -377,6 +378,29 @@ async fn act(
         ),
     };
     Ok(Json(state.workflow.execute(&auth.actor, id, expected, cmd).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct NotificationParams {
+    /// Only notifications older than this id (paging).
+    before: Option<Id>,
+    /// 1–500, default 50.
+    limit: Option<u32>,
+}
+
+/// Notifications for the caller: deadline warnings, breaches and escalations, automatic closures
+/// in the caller's organisations and territories, newest first.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "incidents", params(NotificationParams),
+    responses((status = 200, body = Vec<Notification>)))]
+async fn list_notifications(
+    State(state): State<AppState>,
+    auth: Auth,
+    QueryParams(p): QueryParams<NotificationParams>,
+) -> ApiResult<Json<Vec<Notification>>> {
+    let scope = auth.actor.scope(&state.workflow.catalog().hierarchy);
+    Ok(Json(state.workflow.store().notifications(&scope, p.before, p.limit.unwrap_or(50)).await?))
 }
 
 // ---------------------------------------------------------------- reference data

@@ -201,6 +201,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(&c.config)?;
             let state = setup::state(&config, false).await?;
             crate::app::spawn_deadline_sweeper(state.workflow.clone(), std::time::Duration::from_secs(30));
+            if let (Some(url), Some(secret)) =
+                (config.notifications.webhook_url.clone(), config.notifications.webhook_secret.clone())
+            {
+                crate::webhook::spawn(state.workflow.store().clone(), url, secret);
+            }
             let listener = tokio::net::TcpListener::bind(config.server.addr)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.server.addr))?;

@@ -16,6 +16,26 @@ pub struct Config {
     pub reference: ReferenceConfig,
     #[serde(default)]
     pub analysis: AnalysisConfig,
+    #[serde(default)]
+    pub notifications: NotificationsConfig,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Where to POST every notification (JSON), signed with `webhook_secret`.
+    pub webhook_url: Option<String>,
+    /// The HMAC-SHA256 key of the `X-Otklik-Signature` header. A secret: never logged.
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for NotificationsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationsConfig")
+            .field("webhook_url", &self.webhook_url)
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -11,3 +11,4 @@ pub mod error;
 pub mod nlp;
 pub mod refdata;
 pub mod setup;
+pub mod webhook;

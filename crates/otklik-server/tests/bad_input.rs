@@ -216,6 +216,7 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/incidents",
         "/api/v1/incidents/{id}",
         "/api/v1/incidents/{id}/actions",
+        "/api/v1/notifications",
         "/api/v1/territories",
         "/api/v1/territories/{code}",
         "/api/v1/organisations",

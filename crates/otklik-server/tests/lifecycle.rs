@@ -513,3 +513,63 @@ async fn waiting_for_the_citizen_pauses_deadlines_and_closes_after_three_days() 
     assert!(card["incident"]["closure_seconds"].as_i64().unwrap() > 0);
     assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().auto_closed, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaches_notify_the_organisation_and_the_signed_webhook() {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let head = app.token("head-gryazi").await;
+    let executor = app.token("executor-gryazi").await;
+    let yelets = app.token("operator-yelets").await;
+    let id = app.ingest(&admin, "notify-1", Some("gryazinsky")).await;
+    app.act(&admin, id, json!({"action": "assign", "org": "adm-gryazinsky"})).await;
+    app.clock.advance(chrono::Duration::hours(10));
+    let r = app.workflow.sweep_deadlines(100).await.unwrap();
+    assert_eq!(r.breached, 1);
+    let (s, list) = app.get(&head, "/api/v1/notifications").await;
+    assert_eq!(s, 200);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["kind"], "deadline_breached");
+    assert_eq!(list[0]["incident_id"], id);
+    assert!(list[0]["text"].as_str().unwrap().contains("escalated"));
+    assert_eq!(app.get(&executor, "/api/v1/notifications").await.1.as_array().unwrap().len(), 1);
+    assert!(app.get(&yelets, "/api/v1/notifications").await.1.as_array().unwrap().is_empty(), "out of scope");
+
+    // The webhook receives it signed; a failing receiver is retried, then succeeds once.
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>> = Default::default();
+    let fail_first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (g, f) = (got.clone(), fail_first.clone());
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let (g, f) = (g.clone(), f.clone());
+            async move {
+                if f.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let sig = headers["x-otklik-signature"].to_str().unwrap().to_string();
+                g.lock().unwrap().push((sig, body.to_vec()));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let client = reqwest::Client::new();
+    let store = app.store.clone();
+    let n = otklik_server::webhook::deliver_pending(&*store, &client, &url, "s3cret").await.unwrap();
+    assert_eq!(n, 0, "the receiver failed the first time");
+    let n = otklik_server::webhook::deliver_pending(&*store, &client, &url, "s3cret").await.unwrap();
+    assert_eq!(n, 1);
+    let n = otklik_server::webhook::deliver_pending(&*store, &client, &url, "s3cret").await.unwrap();
+    assert_eq!(n, 0, "delivered exactly once");
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0, otklik_server::webhook::signature("s3cret", &got[0].1));
+    let body: serde_json::Value = serde_json::from_slice(&got[0].1).unwrap();
+    assert_eq!(body["kind"], "deadline_breached");
+}

@@ -264,6 +264,7 @@ async fn every_endpoint_needs_authentication() {
         (Method::GET, "/api/v1/incidents".into()),
         (Method::GET, format!("/api/v1/incidents/{id}")),
         (Method::POST, format!("/api/v1/incidents/{id}/actions")),
+        (Method::GET, "/api/v1/notifications".into()),
         (Method::GET, "/api/v1/territories".into()),
         (Method::PUT, "/api/v1/territories/x".into()),
         (Method::GET, "/api/v1/organisations".into()),

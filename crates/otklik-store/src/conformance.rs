@@ -334,6 +334,7 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
         expected_version: inc.version,
         incident: next.clone(),
         answer: Some(AnswerWrite::Insert(answer)),
+        notifications: vec![],
         event,
     };
     let out = s.apply(&change).await.unwrap();
@@ -360,6 +361,7 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
         expected_version: out.version,
         incident: out.clone(),
         answer: Some(AnswerWrite::Update { answer: a.clone(), new_publications: vec![publication.clone()] }),
+        notifications: vec![],
         event: NewEvent {
             at: now,
             actor_id: Some(7),
@@ -386,6 +388,7 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
         expected_version: cur.version,
         incident: moderated,
         answer: None,
+        notifications: vec![],
         event: NewEvent {
             at: now,
             actor_id: Some(7),
@@ -436,6 +439,7 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
             expected_version: 1,
             incident: Incident { id: 987_654, ..out },
             answer: None,
+            notifications: vec![],
             event: change.event.clone()
         })
         .await,

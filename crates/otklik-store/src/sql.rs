@@ -177,6 +177,25 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
     })
 }
 
+const NOTIFICATION_COLS: &str =
+    "id, at, incident_id, kind, org, region, municipality, text, webhook_state, webhook_attempts";
+
+fn notification_row(r: &AnyRow) -> Result<Notification, StoreError> {
+    let state: String = get(r, "webhook_state")?;
+    Ok(Notification {
+        id: get(r, "id")?,
+        at: at(get(r, "at")?),
+        incident_id: get(r, "incident_id")?,
+        kind: get(r, "kind")?,
+        org: get(r, "org")?,
+        region: get(r, "region")?,
+        municipality: get(r, "municipality")?,
+        text: get(r, "text")?,
+        webhook_state: PublicationState::parse(&state).ok_or_else(|| corrupt("webhook state", &state))?,
+        webhook_attempts: get::<i64>(r, "webhook_attempts")? as i32,
+    })
+}
+
 fn answer_row(r: &AnyRow) -> Result<Answer, StoreError> {
     let kind: String = get(r, "kind")?;
     let state: String = get(r, "state")?;
@@ -1052,6 +1071,58 @@ impl Store for SqlStore {
         rows.iter().map(incident_row).collect()
     }
 
+    async fn notifications(
+        &self,
+        scope: &ScopeFilter,
+        before: Option<Id>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push(&format!("SELECT {NOTIFICATION_COLS} FROM notifications WHERE 1=1"));
+        if !scope.all {
+            sql.push(" AND (1=0");
+            if !scope.orgs.is_empty() {
+                sql.push(" OR org IN ").bind_list(&scope.orgs);
+            }
+            for col in ["region", "municipality"] {
+                let codes: Vec<String> =
+                    scope.territories.iter().filter(|t| t.column() == col).map(|t| t.code.clone()).collect();
+                if !codes.is_empty() {
+                    sql.push(&format!(" OR {col} IN ")).bind_list(&codes);
+                }
+            }
+            sql.push(")");
+        }
+        if let Some(b) = before {
+            sql.push(" AND id < ").bind(Bind::I(b));
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").bind(Bind::I(i64::from(limit.clamp(1, 500))));
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(backend_error)?;
+        rows.iter().map(notification_row).collect()
+    }
+
+    async fn pending_webhooks(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLS} FROM notifications WHERE webhook_state IN ('pending', 'failed') ORDER BY id LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(notification_row).collect()
+    }
+
+    async fn mark_webhook(&self, id: Id, state: PublicationState, attempts: i32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE notifications SET webhook_state = $1, webhook_attempts = $2 WHERE id = $3")
+            .bind(state.as_str())
+            .bind(i64::from(attempts))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
     async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLS} FROM incidents WHERE status = 'waiting_citizen' AND paused_at < $1 \
@@ -1291,6 +1362,22 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
+        for n in &change.notifications {
+            sqlx::query(
+                "INSERT INTO notifications (at, incident_id, kind, org, region, municipality, text, webhook_state, \
+                 webhook_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0)",
+            )
+            .bind(ms(e.at))
+            .bind(i.id)
+            .bind(&n.kind)
+            .bind(n.org.clone())
+            .bind(i.region.clone())
+            .bind(i.municipality.clone())
+            .bind(&n.text)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        }
         let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1")))
             .bind(i.id)
             .fetch_one(&mut *tx)

@@ -207,3 +207,20 @@ CREATE TABLE events (
     note TEXT
 );
 CREATE INDEX events_incident ON events (incident_id, id);
+
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    kind TEXT NOT NULL,
+    org TEXT,
+    region TEXT,
+    municipality TEXT,
+    text TEXT NOT NULL,
+    webhook_state TEXT NOT NULL,
+    webhook_attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX notifications_webhook ON notifications (webhook_state, id);
+CREATE INDEX notifications_org ON notifications (org, id);
+CREATE INDEX notifications_municipality ON notifications (municipality, id);
+CREATE INDEX notifications_region ON notifications (region, id);
