@@ -539,7 +539,9 @@ async fn breaches_notify_the_organisation_and_the_signed_webhook() {
     assert!(app.get(&yelets, "/api/v1/notifications").await.1.as_array().unwrap().is_empty(), "out of scope");
 
     // The webhook receives it signed; a failing receiver is retried, then succeeds once.
-    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>> = Default::default();
+    // (signature header, body) of each delivery.
+    type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+    let got: Received = Default::default();
     let fail_first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let (g, f) = (got.clone(), fail_first.clone());
     let receiver = axum::Router::new().route(
