@@ -83,6 +83,7 @@ pub struct DeadlineRow {
     pub created_at: DateTime<Utc>,
     pub first_answered_at: Option<DateTime<Utc>>,
     pub first_answer_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
     pub deadline_policy: Option<String>,
     pub warned_due: Option<DateTime<Utc>>,
     pub breached_due: Option<DateTime<Utc>>,

@@ -595,7 +595,7 @@ impl Workflow {
             after = last.id;
             let updates: Vec<crate::store::DeadlineUpdate> = rows
                 .iter()
-                .map(|r| {
+                .filter_map(|r| {
                     let (policy, mut first, mut resolution) = catalog.initial_deadlines(
                         r.channel,
                         r.category.as_deref(),
@@ -620,19 +620,26 @@ impl Workflow {
                     let next_warn = next_due
                         .filter(|d| r.warned_due != Some(*d) && r.breached_due != Some(*d))
                         .map(|d| start.min(d) + (d - start.min(d)) * 4 / 5);
-                    crate::store::DeadlineUpdate {
+                    let first_answer_due = if r.first_answered_at.is_none() { first } else { r.first_answer_due };
+                    // Most incidents do not move when the calendar changes: write only those that do.
+                    if first_answer_due == r.first_answer_due && resolution == r.resolution_due {
+                        return None;
+                    }
+                    Some(crate::store::DeadlineUpdate {
                         id: r.id,
                         version: r.version,
                         // An answered incident keeps the first-answer deadline it had.
-                        first_answer_due: if r.first_answered_at.is_none() { first } else { r.first_answer_due },
+                        first_answer_due,
                         resolution_due: resolution,
                         next_due,
                         next_warn,
                         next_breach: next_due.filter(|d| r.breached_due != Some(*d)),
-                    }
+                    })
                 })
                 .collect();
-            written += self.store.update_deadlines(&updates).await?;
+            if !updates.is_empty() {
+                written += self.store.update_deadlines(&updates).await?;
+            }
         }
         Ok(written)
     }

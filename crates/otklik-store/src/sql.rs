@@ -1151,7 +1151,7 @@ impl Store for SqlStore {
     async fn open_deadline_rows(&self, after_id: Id, limit: u32) -> Result<Vec<DeadlineRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, version, channel, category, kind, urgent, territory, org, created_at, first_answered_at, \
-             first_answer_due, deadline_policy, warned_due, breached_due FROM incidents \
+             first_answer_due, resolution_due, deadline_policy, warned_due, breached_due FROM incidents \
              WHERE id > $1 AND status NOT IN ('answered', 'closed', 'rejected', 'waiting_citizen') ORDER BY id LIMIT $2",
         )
         .bind(after_id)
@@ -1175,6 +1175,7 @@ impl Store for SqlStore {
                     created_at: at(get(r, "created_at")?),
                     first_answered_at: opt_at(get(r, "first_answered_at")?),
                     first_answer_due: opt_at(get(r, "first_answer_due")?),
+                    resolution_due: opt_at(get(r, "resolution_due")?),
                     deadline_policy: get(r, "deadline_policy")?,
                     warned_due: opt_at(get(r, "warned_due")?),
                     breached_due: opt_at(get(r, "breached_due")?),

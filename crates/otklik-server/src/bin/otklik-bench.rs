@@ -168,13 +168,27 @@ async fn queue(incidents: usize, db: Option<std::path::PathBuf>, requests: usize
 async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let (server, _tmp) = loaded(incidents, db).await?;
     let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock), None).await?;
+    // First nothing changed: every unfinished incident is read and recomputed, none written.
     let t = Instant::now();
-    let n = wf.recompute_deadlines(2000).await?;
+    let n = wf.recompute_deadlines(5000).await?;
     println!(
-        "recompute deadlines: {n} unfinished incidents of {incidents} in {:.2} s ({:.0} incidents/s)",
-        t.elapsed().as_secs_f64(),
-        n as f64 / t.elapsed().as_secs_f64()
+        "recompute deadlines, nothing changed: {incidents} incidents checked, {n} written, in {:.2} s",
+        t.elapsed().as_secs_f64()
     );
+    // Then a change that moves most deadlines: social networks get 8 working hours instead of 9.
+    let mut social = wf.catalog().deadlines.iter().find(|p| p.code == "social").cloned().context("no social policy")?;
+    social.first_answer = Some(otklik_core::deadlines::Span::WorkingHours(8));
+    server.store.upsert_deadline_policy(&social).await?;
+    wf.reload_catalog().await?;
+    let t = Instant::now();
+    let n = wf.recompute_deadlines(5000).await?;
+    println!(
+        "recompute deadlines after a policy change: {incidents} incidents checked, {n} written, in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    // Put the preset back so a reused database starts from the same state.
+    social.first_answer = Some(otklik_core::deadlines::Span::WorkingHours(9));
+    server.store.upsert_deadline_policy(&social).await?;
     Ok(())
 }
 
