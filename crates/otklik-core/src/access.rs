@@ -283,6 +283,7 @@ mod tests {
             paused_at: None,
             warned_due: None,
             breached_due: None,
+            escalation_level: 0,
             tags: vec![],
             version: 1,
         }

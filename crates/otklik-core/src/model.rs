@@ -336,6 +336,9 @@ pub struct Incident {
     pub warned_due: Option<DateTime<Utc>>,
     /// The due instant whose breach was already recorded.
     pub breached_due: Option<DateTime<Utc>>,
+    /// How far a breach has been escalated: 1 the organisation's head, 2 the municipal centre,
+    /// 3 the regional centre.
+    pub escalation_level: i32,
     pub tags: Vec<String>,
     /// Bumped on every change; used for optimistic concurrency.
     pub version: i64,
@@ -370,6 +373,17 @@ impl Incident {
         }
         let start = self.clock_start().min(due);
         Some(start + (due - start) * 4 / 5)
+    }
+
+    /// When a recorded breach climbs to the next level of the escalation chain: each further span
+    /// of the allowed time overdue raises it one level, up to the regional centre.
+    pub fn next_escalation(&self) -> Option<DateTime<Utc>> {
+        let due = self.next_due()?;
+        if self.breached_due != Some(due) || !(1..3).contains(&self.escalation_level) {
+            return None;
+        }
+        let allowed = (due - self.clock_start().min(due)).max(chrono::Duration::minutes(1));
+        Some(due + allowed * self.escalation_level)
     }
 
     /// The current deadline, unless its breach was recorded.

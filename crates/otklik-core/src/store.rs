@@ -256,6 +256,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         state: crate::model::PublicationState,
         attempts: i32,
     ) -> Result<(), StoreError>;
+    /// Breached incidents whose escalation is due to climb at `now`.
+    async fn due_escalations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Incidents waiting for the citizen since before `since`.
     async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Applies a change in one transaction; `Concurrent` if the version moved.

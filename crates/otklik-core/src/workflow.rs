@@ -251,6 +251,8 @@ pub enum Command {
 pub struct SweepReport {
     pub warned: usize,
     pub breached: usize,
+    /// Breaches raised one more level up the escalation chain.
+    pub escalated: usize,
     /// Closed because the citizen did not answer a clarifying question in time.
     pub auto_closed: usize,
 }
@@ -505,6 +507,7 @@ impl Workflow {
                 after.warned_due = Some(due);
                 let (action, note) = if breach {
                     after.breached_due = Some(due);
+                    after.escalation_level = 1;
                     // The first step of the escalation chain: the organisation's head.
                     let to = match &inc.org {
                         Some(o) => format!("the head of `{o}`"),
@@ -539,6 +542,56 @@ impl Workflow {
                     Err(StoreError::Concurrent) => {}
                     Err(e) => return Err(e.into()),
                 }
+            }
+        }
+        for inc in self.store.due_escalations(now, limit).await? {
+            let catalog = self.catalog();
+            let h = &catalog.hierarchy;
+            let mut after = inc.clone();
+            after.escalation_level = (inc.escalation_level + 1).min(3);
+            // Level 2: the municipal centre (or the administration) of the municipality; level 3:
+            // the regional centre.
+            let to = match after.escalation_level {
+                2 => inc.municipality.as_deref().and_then(|m| {
+                    let orgs = h.orgs_at(m);
+                    orgs.iter()
+                        .find(|o| o.kind == crate::model::OrgKind::MunicipalCentre)
+                        .or_else(|| orgs.iter().find(|o| o.kind == crate::model::OrgKind::Administration))
+                        .map(|o| o.code.clone())
+                }),
+                _ => inc
+                    .region
+                    .as_deref()
+                    .and_then(|r| h.orgs_at(r).into_iter().find(|o| o.kind == crate::model::OrgKind::RegionalCentre))
+                    .map(|o| o.code.clone()),
+            };
+            let level = if after.escalation_level == 2 { "the municipal centre" } else { "the regional centre" };
+            let note = format!(
+                "still overdue; escalated to {level}{}",
+                to.as_deref().map(|o| format!(" `{o}`")).unwrap_or_default()
+            );
+            let change = Change {
+                expected_version: inc.version,
+                event: NewEvent {
+                    at: now,
+                    actor_id: None,
+                    actor: "system".into(),
+                    action: "deadline_escalated".into(),
+                    changes: diff_incidents(&inc, &after),
+                    note: Some(note.clone()),
+                },
+                notifications: vec![crate::model::NewNotification {
+                    kind: "deadline_escalated".into(),
+                    org: to.or_else(|| inc.org.clone()),
+                    text: format!("№ {}: {note}", inc.id),
+                }],
+                incident: after,
+                answer: None,
+            };
+            match self.store.apply(&change).await {
+                Ok(_) => report.escalated += 1,
+                Err(StoreError::Concurrent) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         for inc in self.store.waiting_since(now - AUTO_CLOSE_AFTER, limit).await? {

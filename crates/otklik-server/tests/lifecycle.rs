@@ -425,6 +425,31 @@ async fn deadline_warnings_and_breaches_are_recorded_once() {
     // Still listed as overdue: recording the breach does not hide it.
     let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
     assert_eq!(list["total"], 1);
+    // Each further span of the allowed time (9 h) overdue climbs one level of the chain.
+    app.clock.advance(chrono::Duration::hours(8)); // 02:15 next day: not yet
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().escalated, 0);
+    app.clock.advance(chrono::Duration::hours(1)); // 03:15: the municipal centre
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().escalated, 1);
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().escalated, 0);
+    app.clock.advance(chrono::Duration::hours(9)); // 12:15: the regional centre
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().escalated, 1);
+    app.clock.advance(chrono::Duration::hours(48));
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().escalated, 0, "the chain ends at the region");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["escalation_level"], 3);
+    let notes: Vec<&str> = card["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "deadline_escalated")
+        .map(|e| e["note"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 2);
+    assert!(notes[0].contains("the municipal centre `adm-gryazinsky`"), "{notes:?}");
+    assert!(notes[1].contains("the regional centre `lipetsk-cur`"), "{notes:?}");
+    let curator = app.token("curator-lipetsk").await;
+    let (_, list) = app.get(&curator, "/api/v1/notifications").await;
+    assert!(list.as_array().unwrap().iter().any(|n| n["kind"] == "deadline_escalated" && n["org"] == "lipetsk-cur"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,7 +130,8 @@ impl Sql {
 const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, municipality, org, suggested_org, route_note, assignee, urgent, \
      sentiment, confidence, channel, source, summary, created_at, updated_at, first_answer_due, resolution_due, \
      first_answered_at, closed_at, rating, first_answer_seconds, first_answer_working_seconds, closure_seconds, \
-     closure_working_seconds, deadline_policy, paused_at, warned_due, breached_due, tags, version";
+     closure_working_seconds, deadline_policy, paused_at, warned_due, breached_due, escalation_level, tags, \
+     version";
 
 fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
     let status: String = get(r, "status")?;
@@ -172,6 +173,7 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
         paused_at: opt_at(get(r, "paused_at")?),
         warned_due: opt_at(get(r, "warned_due")?),
         breached_due: opt_at(get(r, "breached_due")?),
+        escalation_level: get::<i64>(r, "escalation_level")?.clamp(0, 3) as i32,
         tags: from_json(&tags),
         version: get(r, "version")?,
     })
@@ -1123,6 +1125,18 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn due_escalations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_escalation <= $1 ORDER BY next_escalation, id LIMIT $2"
+        )))
+        .bind(ms(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(incident_row).collect()
+    }
+
     async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {INCIDENT_COLS} FROM incidents WHERE status = 'waiting_citizen' AND paused_at < $1 \
@@ -1223,7 +1237,8 @@ impl Store for SqlStore {
              first_answered_at = $18, closed_at = $19, rating = $20, tags = $21, suggested_org = $22, \
              route_note = $23, first_answer_seconds = $24, first_answer_working_seconds = $25, closure_seconds = $26, \
              closure_working_seconds = $27, deadline_policy = $28, warned_due = $29, breached_due = $30, \
-             next_warn = $31, next_breach = $32, paused_at = $33, version = version + 1 WHERE id = $34 AND version = $35",
+             next_warn = $31, next_breach = $32, paused_at = $33, escalation_level = $34, next_escalation = $35, \
+             version = version + 1 WHERE id = $36 AND version = $37",
         )
         .bind(i.status.as_str())
         .bind(i.kind.map(|k| k.as_str()))
@@ -1258,6 +1273,8 @@ impl Store for SqlStore {
         .bind(unfinished_key(i, i.next_warning()))
         .bind(unfinished_key(i, i.next_breach()))
         .bind(i.paused_at.map(ms))
+        .bind(i64::from(i.escalation_level))
+        .bind(unfinished_key(i, i.next_escalation()))
         .bind(i.id)
         .bind(change.expected_version)
         .execute(&mut *tx)

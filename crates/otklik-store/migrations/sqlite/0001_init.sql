@@ -111,6 +111,8 @@ CREATE TABLE incidents (
     paused_at INTEGER,
     warned_due INTEGER,
     breached_due INTEGER,
+    escalation_level INTEGER NOT NULL DEFAULT 0,
+    next_escalation INTEGER NOT NULL DEFAULT 9223372036854775807,
     first_answered_at INTEGER,
     closed_at INTEGER,
     rating INTEGER,
@@ -127,6 +129,7 @@ CREATE INDEX incidents_updated ON incidents (updated_at, id);
 CREATE INDEX incidents_due ON incidents (next_due, id);
 CREATE INDEX incidents_warn ON incidents (next_warn, id);
 CREATE INDEX incidents_breach ON incidents (next_breach, id);
+CREATE INDEX incidents_escalation ON incidents (next_escalation, id);
 CREATE INDEX incidents_status ON incidents (status, created_at, id);
 CREATE INDEX incidents_region ON incidents (region, created_at, id);
 CREATE INDEX incidents_municipality ON incidents (municipality, created_at, id);
