@@ -1,6 +1,11 @@
 //! K-fold cross-validation on the training files, for choosing settings without the held-out set.
 //!
-//! `cargo run --release -p otklik-nlp --example nlp_cv -- [--folds K] [--bits B] [--epochs E] [--lr LR] [--l2 L2]`
+//! `cargo run --release -p otklik-nlp --example nlp_cv -- [--folds K] [--bits B] [--epochs E] [--lr LR] [--l2 L2]
+//! [--other-bias B] [--runs N] [--average] [--no-balance] [--model kind|category|sentiment|urgent] [--seed S] [--train-c FILE] [--by-file] [--errors] [--kind-errors]`
+//!
+//! `--model M` makes the following `--epochs/--lr/--l2/--decay/--average` apply to model M only.
+//! Reads `train-a.jsonl`, `train-b.jsonl` and, when present, `train-c.jsonl` (a line of it that does
+//! not parse is reported and skipped, as the file may still be being written).
 #![allow(clippy::print_stdout)]
 
 #[path = "common/refdata.rs"]
@@ -8,58 +13,100 @@ mod refdata;
 
 use std::io::BufReader;
 
-use otklik_nlp::{Analyzer, Model, TrainConfig};
+use otklik_nlp::linear::SgdConfig;
+use otklik_nlp::{Analyzer, LabelledMessage, Model, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let mut cfg = TrainConfig::default();
     let mut folds = 5usize;
+    let mut seed = 7u64;
     let mut show_errors = false;
+    // Folds are the files (train on two writers, test on the third): a harder, closer estimate
+    // of how the model does on text by a writer it has not seen.
+    let mut by_file = false;
+    let mut show_kind_errors = false;
+    let mut only: Option<String> = None;
+    let mut train_c = format!("{root}/data/corpus/train-c.jsonl");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or("missing value");
+        let mut models: Vec<&mut SgdConfig> = match only.as_deref() {
+            Some("kind") => vec![&mut cfg.kind],
+            Some("category") => vec![&mut cfg.category],
+            Some("sentiment") => vec![&mut cfg.sentiment],
+            Some("urgent") => vec![&mut cfg.urgent],
+            _ => vec![&mut cfg.kind, &mut cfg.category, &mut cfg.sentiment, &mut cfg.urgent],
+        };
         match a.as_str() {
             "--folds" => folds = val()?.parse()?,
+            "--seed" => seed = val()?.parse()?,
+            "--model" => only = Some(val()?),
+            // A snapshot of train-c, so runs compared with each other see the same data.
+            "--train-c" => train_c = val()?,
             "--bits" => cfg.bits = val()?.parse()?,
+            "--other-bias" => cfg.other_bias = val()?.parse()?,
+            "--runs" => cfg.runs = val()?.parse()?,
             "--epochs" => {
                 let e = val()?.parse()?;
-                for c in [&mut cfg.kind, &mut cfg.category, &mut cfg.sentiment, &mut cfg.urgent] {
-                    c.epochs = e;
-                }
+                models.iter_mut().for_each(|c| c.epochs = e);
             }
             "--lr" => {
                 let e = val()?.parse()?;
-                for c in [&mut cfg.kind, &mut cfg.category, &mut cfg.sentiment, &mut cfg.urgent] {
-                    c.lr = e;
-                }
+                models.iter_mut().for_each(|c| c.lr = e);
+            }
+            "--decay" => {
+                let e = val()?.parse()?;
+                models.iter_mut().for_each(|c| c.decay = e);
             }
             "--l2" => {
                 let e = val()?.parse()?;
-                for c in [&mut cfg.kind, &mut cfg.category, &mut cfg.sentiment, &mut cfg.urgent] {
-                    c.l2 = e;
-                }
+                models.iter_mut().for_each(|c| c.l2 = e);
             }
-            "--no-balance" => {
-                for c in [&mut cfg.kind, &mut cfg.category, &mut cfg.sentiment, &mut cfg.urgent] {
-                    c.balance = false;
-                }
-            }
+            "--average" => models.iter_mut().for_each(|c| c.average = true),
+            "--no-average" => models.iter_mut().for_each(|c| c.average = false),
+            "--no-balance" => models.iter_mut().for_each(|c| c.balance = false),
             "--errors" => show_errors = true,
+            "--by-file" => by_file = true,
+            "--kind-errors" => show_kind_errors = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
     let mut data = vec![];
-    for f in ["train-a.jsonl", "train-b.jsonl"] {
+    let mut file_of = vec![];
+    for (n, f) in ["train-a.jsonl", "train-b.jsonl"].iter().enumerate() {
         let path = format!("{root}/data/corpus/{f}");
         data.extend(otklik_nlp::read_corpus(BufReader::new(std::fs::File::open(path)?))?);
+        file_of.resize(data.len(), n);
+    }
+    if let Ok(text) = std::fs::read_to_string(&train_c) {
+        let (mut good, mut bad) = (0, 0);
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            match serde_json::from_str::<LabelledMessage>(line) {
+                Ok(m) => {
+                    good += 1;
+                    data.push(m);
+                    file_of.push(2);
+                }
+                Err(e) => {
+                    bad += 1;
+                    println!("train-c.jsonl line {}: {e}", i + 1);
+                }
+            }
+        }
+        println!("train-c.jsonl: {good} examples, {bad} unreadable lines skipped");
+    }
+    let fold_of: Vec<usize> = (0..data.len()).map(|i| if by_file { file_of[i] } else { i % folds }).collect();
+    if by_file {
+        folds = file_of.iter().max().map_or(1, |m| m + 1);
     }
     let reference = refdata::reference();
     let mut predictions = vec![None; data.len()];
     for k in 0..folds {
-        let train: Vec<_> = data.iter().enumerate().filter(|(i, _)| i % folds != k).map(|(_, m)| m.clone()).collect();
-        let model = otklik_nlp::train_with(&train, &cfg, 7);
+        let train: Vec<_> = data.iter().enumerate().filter(|(i, _)| fold_of[*i] != k).map(|(_, m)| m.clone()).collect();
+        let model = otklik_nlp::train_with(&train, &cfg, seed);
         let analyzer = Analyzer::from_model(Model::from_bytes(&model.to_bytes())?, &reference);
-        for (i, m) in data.iter().enumerate().filter(|(i, _)| i % folds == k) {
+        for (i, m) in data.iter().enumerate().filter(|(i, _)| fold_of[*i] == k) {
             predictions[i] = Some(analyzer.analyze(&m.text, m.channel.as_deref(), m.source.as_deref()));
         }
     }
@@ -81,7 +128,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    if show_kind_errors {
+        for (m, p) in data.iter().zip(&predictions) {
+            let want = m.kind.as_deref().unwrap_or("");
+            if want != p.kind.as_str() || m.category.as_deref() != Some(p.category.as_str()) {
+                let (wc, pc) = (m.category.as_deref().unwrap_or(""), &p.category);
+                println!("KIND want {want}/{wc} got {}/{pc} ({:.2}) | {}", p.kind.as_str(), p.confidence.kind, m.text);
+            }
+        }
+    }
     println!("{cfg:?}");
-    println!("{}", otklik_nlp::eval::score(&data, &predictions, 0.0));
+    let r = otklik_nlp::eval::score(&data, &predictions, 0.0);
+    println!("{r}");
+    println!(
+        "SUMMARY n={} kind={:.4} inc_bal={:.4} cat_f1={:.4} terr={:.4} sent={:.4} urg={:.4}",
+        data.len(),
+        r.kind_accuracy,
+        r.incident_balanced_accuracy,
+        r.category_macro_f1,
+        r.territory_accuracy,
+        r.sentiment_accuracy,
+        r.urgent_accuracy
+    );
     Ok(())
 }

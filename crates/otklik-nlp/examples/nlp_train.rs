@@ -1,7 +1,8 @@
 //! Trains the text-analysis model from corpus files and writes the artefact.
 //!
 //! `cargo run --release -p otklik-nlp --example nlp_train -- [--seed N] [--out FILE] [CORPUS.jsonl…]`
-//! (defaults: seed 42, `data/models/nlp-v1.bin`, `data/corpus/train-a.jsonl` and `train-b.jsonl`).
+//! (defaults: seed 42, `data/models/nlp-v1.bin`, `data/corpus/train-a.jsonl`, `train-b.jsonl` and
+//! `train-c.jsonl`).
 #![allow(clippy::print_stdout)]
 
 use std::io::BufReader;
@@ -20,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if files.is_empty() {
-        files = vec![format!("{root}/data/corpus/train-a.jsonl"), format!("{root}/data/corpus/train-b.jsonl")];
+        files = ["train-a.jsonl", "train-b.jsonl", "train-c.jsonl"]
+            .iter()
+            .map(|f| format!("{root}/data/corpus/{f}"))
+            .collect();
     }
     let mut examples = vec![];
     for f in &files {

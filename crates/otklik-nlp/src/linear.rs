@@ -90,6 +90,35 @@ impl Linear {
         out
     }
 
+    /// The mean of `runs` models trained one after another on the same data (each run shuffles
+    /// differently); averaging linear models is averaging their scores, a cheap ensemble.
+    pub fn train_mean(
+        classes: Vec<String>,
+        buckets: usize,
+        data: &[(&[(u32, f32)], usize)],
+        cfg: &SgdConfig,
+        rng: &mut SplitMix,
+        runs: usize,
+    ) -> Self {
+        let mut m = Linear::train(classes.clone(), buckets, data, cfg, rng);
+        if runs <= 1 {
+            return m;
+        }
+        for _ in 1..runs {
+            let next = Linear::train(classes.clone(), buckets, data, cfg, rng);
+            for (a, b) in m.weights.iter_mut().zip(&next.weights) {
+                *a += b;
+            }
+            for (a, b) in m.bias.iter_mut().zip(&next.bias) {
+                *a += b;
+            }
+        }
+        let k = runs as f32;
+        m.weights.iter_mut().for_each(|w| *w /= k);
+        m.bias.iter_mut().for_each(|b| *b /= k);
+        m
+    }
+
     /// Trains on (features, class index) pairs; the order of examples is shuffled by `rng` each epoch.
     pub fn train(
         classes: Vec<String>,

@@ -12,8 +12,9 @@ use crate::normalize::Normaliser;
 
 /// First bytes of every artefact.
 pub const MAGIC: &[u8; 8] = b"OTKNLP\0\x01";
-/// Version of the artefact layout; bumped on any incompatible change.
-pub const FORMAT_VERSION: u16 = 1;
+/// Version of the artefact layout; bumped on any incompatible change (2: question-sentence
+/// features and heavier marker weights, so a version-1 model's buckets mean something else).
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Training settings; `Default` is what `train` uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +25,12 @@ pub struct TrainConfig {
     pub category: SgdConfig,
     pub sentiment: SgdConfig,
     pub urgent: SgdConfig,
+    /// Added to the kind model's `other` bias after training: moves the incident / not-incident
+    /// threshold (calibrated by cross-validation for balanced accuracy on that decision).
+    pub other_bias: f32,
+    /// Kind and category are each the mean of this many models trained in different orders
+    /// (an ensemble folded into one weight matrix, so it costs nothing at analysis time).
+    pub runs: usize,
 }
 
 impl Default for TrainConfig {
@@ -33,9 +40,13 @@ impl Default for TrainConfig {
         TrainConfig {
             bits: 18,
             kind: SgdConfig { epochs: 25, lr: 1.0, ..base },
-            category: SgdConfig { epochs: 40, lr: 3.0, ..base },
+            // A strong L2 on the weights a step touches damps frequent, unspecific features
+            // (source words, markers, common stems): category macro-F1 +0.035 in CV.
+            category: SgdConfig { epochs: 40, lr: 3.0, l2: 3e-3, ..base },
             sentiment: base,
             urgent: base,
+            other_bias: 0.5,
+            runs: 3,
         }
     }
 }
@@ -103,12 +114,16 @@ pub fn train_with(examples: &[LabelledMessage], cfg: &TrainConfig, seed: u64) ->
         m.urgent.map(usize::from)
     });
 
+    let mut kind = Linear::train_mean(kinds.clone(), buckets, &kind_data, &cfg.kind, &mut rng, cfg.runs);
+    if let Some(other) = kinds.iter().position(|k| k == Kind::Other.as_str()) {
+        kind.bias[other] += cfg.other_bias;
+    }
     Model {
         bits: cfg.bits,
         seed,
         examples: examples.len() as u32,
-        kind: Linear::train(kinds.clone(), buckets, &kind_data, &cfg.kind, &mut rng),
-        category: Linear::train(cats.clone(), buckets, &cat_data, &cfg.category, &mut rng),
+        kind,
+        category: Linear::train_mean(cats.clone(), buckets, &cat_data, &cfg.category, &mut rng, cfg.runs),
         sentiment: Linear::train(sents.clone(), buckets, &sent_data, &cfg.sentiment, &mut rng),
         urgent: Linear::train(urg.clone(), buckets, &urg_data, &cfg.urgent, &mut rng),
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use otklik_core::model::Kind;
+use otklik_core::model::{Kind, Sentiment};
 use otklik_nlp::classify_stream;
 
 #[test]
@@ -75,4 +75,16 @@ fn damaged_models_are_refused() {
     let mut bytes = otklik_nlp::BUILTIN_MODEL.to_vec();
     bytes[100] ^= 1;
     assert!(otklik_nlp::Analyzer::from_model_bytes(&bytes, &r).is_err());
+}
+
+#[test]
+fn the_contract_and_server_examples_keep_their_labels() {
+    // otklik-server's tests rely on these analyses of the builtin model.
+    let a = common::analyzer();
+    let r = a.analyze("в Ельце на Коммунаров яма на яме, колёса бьём каждый день", Some("vk"), Some("Подслушано Елец"));
+    assert_eq!((r.kind, r.category.as_str()), (Kind::Complaint, "roads"));
+    let r = a.analyze("в Ельце на Коммунаров яма на яме", Some("vk"), Some("optional page or group name"));
+    assert_eq!((r.kind, r.category.as_str(), r.sentiment), (Kind::Complaint, "roads", Sentiment::Negative));
+    let r = a.analyze("Продам гараж недорого, звоните", None, None);
+    assert_eq!((r.kind, r.category.as_str()), (Kind::Other, "none"));
 }
