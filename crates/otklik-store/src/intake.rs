@@ -82,7 +82,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
 
     // Which messages were taken before (by an earlier batch or another process)?
     let mut known: HashMap<Key, (i64, i64)> = HashMap::new();
-    let mut sql = Sql::default();
+    let mut sql = Sql::for_backend(backend);
     // A join from the keys (not a row-value IN, which SQLite answers with a table scan) so each
     // key is one probe of the unique index.
     sql.push("SELECT m.channel, m.source, m.external_id, m.id, m.incident_id FROM (VALUES ");
@@ -120,14 +120,14 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             Backend::Sqlite => crate::sqlite::allocate_ids(&mut tx, "messages", fresh.len()).await?,
             Backend::Postgres => crate::postgres::allocate_ids(&mut tx, "messages", fresh.len()).await?,
         };
-        let mut inc = Sql::default();
+        let mut inc = Sql::for_backend(backend);
         inc.push(
             "INSERT INTO incidents (id, status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
              updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
              version) VALUES ",
         );
-        let mut msg = Sql::default();
+        let mut msg = Sql::for_backend(backend);
         msg.push(
             "INSERT INTO messages (id, incident_id, channel, source, external_id, thread_id, parent_id, author_id, \
              author_name, text, attachments, url, published_at, captured_at, raw) VALUES ",
@@ -191,7 +191,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             .map_err(backend_error)?;
         let lost: Vec<usize> = fresh.iter().copied().filter(|i| !won.contains(&created[i].0)).collect();
         if !lost.is_empty() {
-            let mut del = Sql::default();
+            let mut del = Sql::for_backend(backend);
             del.push("DELETE FROM incidents WHERE id IN (");
             for (n, i) in lost.iter().enumerate() {
                 del.push(if n == 0 { "" } else { ", " }).bind(Bind::I(created[i].1));
@@ -216,7 +216,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             }
         }
         if !created.is_empty() {
-            let mut ev = Sql::default();
+            let mut ev = Sql::for_backend(backend);
             ev.push("INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) VALUES ");
             for (n, i) in fresh.iter().filter(|i| created.contains_key(i)).enumerate() {
                 let j = &batch[*i];

@@ -87,6 +87,9 @@ pub(crate) enum Bind {
 pub(crate) struct Sql {
     text: String,
     binds: Vec<Bind>,
+    /// Anonymous `?` placeholders: SQLite resolves named ones (`$n`) by a linear search per
+    /// parameter, which makes statements with thousands of values quadratic.
+    positional: bool,
 }
 
 impl Sql {
@@ -95,9 +98,18 @@ impl Sql {
         self
     }
 
+    /// A builder with the placeholders the engine handles best for long statements.
+    pub(crate) fn for_backend(backend: Backend) -> Self {
+        Sql { positional: backend == Backend::Sqlite, ..Default::default() }
+    }
+
     pub(crate) fn bind(&mut self, b: Bind) -> &mut Self {
         self.binds.push(b);
-        self.text.push_str(&format!("${}", self.binds.len()));
+        if self.positional {
+            self.text.push('?');
+        } else {
+            self.text.push_str(&format!("${}", self.binds.len()));
+        }
         self
     }
 
@@ -1205,7 +1217,7 @@ impl Store for SqlStore {
         // Many rows per statement (UPDATE … FROM a VALUES list), so a million rows are a few
         // thousand statements.
         for chunk in updates.chunks(400) {
-            let mut sql = Sql::default();
+            let mut sql = Sql::for_backend(self.backend);
             sql.push(
                 "UPDATE incidents SET first_answer_due = v.column3, resolution_due = v.column4, \
                  next_due = v.column5, next_warn = v.column6, next_breach = v.column7 FROM (VALUES ",
