@@ -492,6 +492,38 @@ impl Workflow {
         self.store.record_revision(channel, source, external_id, rev).await?.ok_or(DomainError::NotFound("message"))
     }
 
+    /// Applies a change the system makes (a sweep's finding) with its notification; `false` when
+    /// the incident changed meanwhile (the next sweep looks again).
+    async fn apply_system(
+        &self,
+        before: &Incident,
+        after: Incident,
+        action: &str,
+        note: String,
+        notify: Option<String>,
+        notice: String,
+    ) -> Result<bool, DomainError> {
+        let change = Change {
+            expected_version: before.version,
+            event: NewEvent {
+                at: self.now(),
+                actor_id: None,
+                actor: "system".into(),
+                action: action.into(),
+                changes: diff_incidents(before, &after),
+                note: Some(note),
+            },
+            notifications: vec![crate::model::NewNotification { kind: action.into(), org: notify, text: notice }],
+            incident: after,
+            answer: None,
+        };
+        match self.store.apply(&change).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::Concurrent) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Records the deadline warnings (80 % of the allowed time) and breaches that are due now, each
     /// once, as history events. Run periodically; safe to run from several workers at once.
     pub async fn sweep_deadlines(&self, limit: u32) -> Result<SweepReport, DomainError> {
@@ -517,30 +549,13 @@ impl Workflow {
                 } else {
                     ("deadline_warning", format!("{which} is due {}", due.to_rfc3339()))
                 };
-                let change = Change {
-                    expected_version: inc.version,
-                    event: NewEvent {
-                        at: now,
-                        actor_id: None,
-                        actor: "system".into(),
-                        action: action.into(),
-                        changes: diff_incidents(&inc, &after),
-                        note: Some(note.clone()),
-                    },
-                    notifications: vec![crate::model::NewNotification {
-                        kind: action.into(),
-                        org: inc.org.clone(),
-                        text: format!("№ {}: {note}", inc.id),
-                    }],
-                    incident: after,
-                    answer: None,
-                };
-                match self.store.apply(&change).await {
-                    Ok(_) if breach => report.breached += 1,
-                    Ok(_) => report.warned += 1,
-                    // Someone changed it meanwhile; the next sweep looks again.
-                    Err(StoreError::Concurrent) => {}
-                    Err(e) => return Err(e.into()),
+                let notice = format!("№ {}: {note}", inc.id);
+                if self.apply_system(&inc, after, action, note, inc.org.clone(), notice).await? {
+                    if breach {
+                        report.breached += 1;
+                    } else {
+                        report.warned += 1;
+                    }
                 }
             }
         }
@@ -570,28 +585,10 @@ impl Workflow {
                 "still overdue; escalated to {level}{}",
                 to.as_deref().map(|o| format!(" `{o}`")).unwrap_or_default()
             );
-            let change = Change {
-                expected_version: inc.version,
-                event: NewEvent {
-                    at: now,
-                    actor_id: None,
-                    actor: "system".into(),
-                    action: "deadline_escalated".into(),
-                    changes: diff_incidents(&inc, &after),
-                    note: Some(note.clone()),
-                },
-                notifications: vec![crate::model::NewNotification {
-                    kind: "deadline_escalated".into(),
-                    org: to.or_else(|| inc.org.clone()),
-                    text: format!("№ {}: {note}", inc.id),
-                }],
-                incident: after,
-                answer: None,
-            };
-            match self.store.apply(&change).await {
-                Ok(_) => report.escalated += 1,
-                Err(StoreError::Concurrent) => {}
-                Err(e) => return Err(e.into()),
+            let notice = format!("№ {}: {note}", inc.id);
+            let org = to.or_else(|| inc.org.clone());
+            if self.apply_system(&inc, after, "deadline_escalated", note, org, notice).await? {
+                report.escalated += 1;
             }
         }
         for inc in self.store.waiting_since(now - AUTO_CLOSE_AFTER, limit).await? {
@@ -604,32 +601,11 @@ impl Workflow {
             after.updated_at = now;
             after.closure_seconds = Some((now - inc.created_at).num_seconds());
             after.closure_working_seconds = Some(clock.working_seconds(inc.created_at, now));
-            let change = Change {
-                expected_version: inc.version,
-                event: NewEvent {
-                    at: now,
-                    actor_id: None,
-                    actor: "system".into(),
-                    action: Action::AutoClose.to_string(),
-                    changes: diff_incidents(&inc, &after),
-                    note: Some(format!("no reply from the citizen for {} days", AUTO_CLOSE_AFTER.num_days())),
-                },
-                notifications: vec![crate::model::NewNotification {
-                    kind: Action::AutoClose.to_string(),
-                    org: inc.org.clone(),
-                    text: format!(
-                        "№ {}: closed, no reply from the citizen for {} days",
-                        inc.id,
-                        AUTO_CLOSE_AFTER.num_days()
-                    ),
-                }],
-                incident: after,
-                answer: None,
-            };
-            match self.store.apply(&change).await {
-                Ok(_) => report.auto_closed += 1,
-                Err(StoreError::Concurrent) => {}
-                Err(e) => return Err(e.into()),
+            let days = AUTO_CLOSE_AFTER.num_days();
+            let note = format!("no reply from the citizen for {days} days");
+            let notice = format!("№ {}: closed, no reply from the citizen for {days} days", inc.id);
+            if self.apply_system(&inc, after, Action::AutoClose.as_str(), note, inc.org.clone(), notice).await? {
+                report.auto_closed += 1;
             }
         }
         Ok(report)
