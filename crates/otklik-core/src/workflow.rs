@@ -437,27 +437,38 @@ impl Workflow {
                 return Err(DomainError::Validation("the message's territory is outside your scope".into()));
             }
         }
-        let decision = crate::routing::route(
-            &catalog.routing,
-            &crate::routing::RouteQuery {
-                category: class.category.as_deref(),
-                territory: class.territory.as_deref(),
-                channel: Some(msg.channel),
-                kind: class.kind,
-            },
-            &catalog.hierarchy,
-        );
+        // Not an incident (chatter, ads, spam): nobody is routed and no clock runs until an
+        // operator says otherwise in moderation.
+        let incident = class.kind != Some(Kind::Other);
+        let decision = incident
+            .then(|| {
+                crate::routing::route(
+                    &catalog.routing,
+                    &crate::routing::RouteQuery {
+                        category: class.category.as_deref(),
+                        territory: class.territory.as_deref(),
+                        channel: Some(msg.channel),
+                        kind: class.kind,
+                    },
+                    &catalog.hierarchy,
+                )
+            })
+            .flatten();
         let now = self.now();
         // Counted in the working hours of the organisation routing proposes.
-        let (deadline_policy, first_answer_due, resolution_due) = catalog.initial_deadlines(
-            msg.channel,
-            class.category.as_deref(),
-            class.kind,
-            class.urgent,
-            class.territory.as_deref(),
-            decision.as_ref().map(|d| d.org.as_str()),
-            now,
-        );
+        let (deadline_policy, first_answer_due, resolution_due) = if incident {
+            catalog.initial_deadlines(
+                msg.channel,
+                class.category.as_deref(),
+                class.kind,
+                class.urgent,
+                class.territory.as_deref(),
+                decision.as_ref().map(|d| d.org.as_str()),
+                now,
+            )
+        } else {
+            (None, None, None)
+        };
         let seed = IncidentSeed {
             first_answer_due,
             resolution_due,
@@ -808,7 +819,11 @@ impl Workflow {
                     after.resolution_due = resolution;
                 }
                 // A corrected classification may change who should answer.
-                if after.org.is_none() && (after.category != before.category || after.territory != before.territory) {
+                if after.org.is_none()
+                    && (after.category != before.category
+                        || after.territory != before.territory
+                        || after.kind != before.kind)
+                {
                     let d = crate::routing::route(
                         &catalog.routing,
                         &crate::routing::RouteQuery {

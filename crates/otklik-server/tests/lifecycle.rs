@@ -283,6 +283,15 @@ async fn intake_classifies_new_messages() {
     assert_eq!(inc["region"], "lipetsk-oblast");
     assert_eq!(inc["sentiment"], "negative");
     assert!(inc["confidence"]["kind"].as_f64().unwrap() > 0.0);
+    assert_eq!(inc["deadline_policy"], "social");
+    // An advert is not an incident: no route and no clock until an operator decides.
+    let mut ad = message("classified-2", None);
+    ad["text"] = json!("Продам гараж недорого, звоните");
+    let (_, v) = app.post(&admin, "/api/v1/messages", ad).await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{}", v["incident_id"])).await;
+    let inc = &card["incident"];
+    assert_eq!(inc["kind"], "other");
+    assert_eq!((&inc["suggested_org"], &inc["first_answer_due"]), (&serde_json::Value::Null, &serde_json::Value::Null));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
