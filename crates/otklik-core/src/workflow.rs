@@ -124,6 +124,10 @@ impl Catalog {
         i: &Incident,
         start: DateTime<Utc>,
     ) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        // A non-incident has no clock.
+        if i.kind == Some(Kind::Other) {
+            return (None, None, None);
+        }
         self.initial_deadlines(
             i.channel,
             i.category.as_deref(),
@@ -824,16 +828,20 @@ impl Workflow {
                         || after.territory != before.territory
                         || after.kind != before.kind)
                 {
-                    let d = crate::routing::route(
-                        &catalog.routing,
-                        &crate::routing::RouteQuery {
-                            category: after.category.as_deref(),
-                            territory: after.territory.as_deref(),
-                            channel: Some(after.channel),
-                            kind: after.kind,
-                        },
-                        h,
-                    );
+                    let d = (after.kind != Some(Kind::Other))
+                        .then(|| {
+                            crate::routing::route(
+                                &catalog.routing,
+                                &crate::routing::RouteQuery {
+                                    category: after.category.as_deref(),
+                                    territory: after.territory.as_deref(),
+                                    channel: Some(after.channel),
+                                    kind: after.kind,
+                                },
+                                h,
+                            )
+                        })
+                        .flatten();
                     after.suggested_org = d.as_ref().map(|d| d.org.clone());
                     after.route_note = d.map(|d| d.explanation);
                 }
