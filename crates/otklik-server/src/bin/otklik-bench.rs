@@ -186,9 +186,12 @@ async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::
         "recompute deadlines after a policy change: {incidents} incidents checked, {n} written, in {:.2} s",
         t.elapsed().as_secs_f64()
     );
-    // Put the preset back so a reused database starts from the same state.
+    // Put the preset back (and the deadlines with it) so a reused database starts from the same
+    // state: the next run's first pass then really changes nothing.
     social.first_answer = Some(otklik_core::deadlines::Span::WorkingHours(9));
     server.store.upsert_deadline_policy(&social).await?;
+    wf.reload_catalog().await?;
+    wf.recompute_deadlines(5000).await?;
     Ok(())
 }
 
