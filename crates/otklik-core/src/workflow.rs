@@ -118,6 +118,21 @@ impl Catalog {
         (Some(p.code.clone()), first, resolution)
     }
 
+    /// The organisation routing proposes; none for a non-incident (it waits for moderation).
+    pub fn suggest_route(
+        &self,
+        category: Option<&str>,
+        territory: Option<&str>,
+        channel: Channel,
+        kind: Option<Kind>,
+    ) -> Option<crate::routing::RouteDecision> {
+        if kind == Some(Kind::Other) {
+            return None;
+        }
+        let q = crate::routing::RouteQuery { category, territory, channel: Some(channel), kind };
+        crate::routing::route(&self.routing, &q, &self.hierarchy)
+    }
+
     /// `initial_deadlines` for an incident's current classification.
     fn incident_deadlines(
         &self,
@@ -444,20 +459,8 @@ impl Workflow {
         // Not an incident (chatter, ads, spam): nobody is routed and no clock runs until an
         // operator says otherwise in moderation.
         let incident = class.kind != Some(Kind::Other);
-        let decision = incident
-            .then(|| {
-                crate::routing::route(
-                    &catalog.routing,
-                    &crate::routing::RouteQuery {
-                        category: class.category.as_deref(),
-                        territory: class.territory.as_deref(),
-                        channel: Some(msg.channel),
-                        kind: class.kind,
-                    },
-                    &catalog.hierarchy,
-                )
-            })
-            .flatten();
+        let decision =
+            catalog.suggest_route(class.category.as_deref(), class.territory.as_deref(), msg.channel, class.kind);
         let now = self.now();
         // Counted in the working hours of the organisation routing proposes.
         let (deadline_policy, first_answer_due, resolution_due) = if incident {
@@ -828,20 +831,12 @@ impl Workflow {
                         || after.territory != before.territory
                         || after.kind != before.kind)
                 {
-                    let d = (after.kind != Some(Kind::Other))
-                        .then(|| {
-                            crate::routing::route(
-                                &catalog.routing,
-                                &crate::routing::RouteQuery {
-                                    category: after.category.as_deref(),
-                                    territory: after.territory.as_deref(),
-                                    channel: Some(after.channel),
-                                    kind: after.kind,
-                                },
-                                h,
-                            )
-                        })
-                        .flatten();
+                    let d = catalog.suggest_route(
+                        after.category.as_deref(),
+                        after.territory.as_deref(),
+                        after.channel,
+                        after.kind,
+                    );
                     after.suggested_org = d.as_ref().map(|d| d.org.clone());
                     after.route_note = d.map(|d| d.explanation);
                 }
