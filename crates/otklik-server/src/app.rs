@@ -18,13 +18,33 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 
 /// Settings the handlers need.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub secure_cookies: bool,
     pub session_hours: u32,
     pub body_limit: usize,
     /// Demo mode (never under `serve`).
     pub demo: bool,
+    /// Open311 GeoReport v2: accepted API keys and the jurisdiction.
+    pub open311: Open311Settings,
+}
+
+/// What the Open311 endpoint needs to know about this deployment.
+#[derive(Clone, Default)]
+pub struct Open311Settings {
+    /// Keys accepted in `api_key` for writes. Secrets: never logged.
+    pub api_keys: Vec<String>,
+    /// The `jurisdiction_id` this server answers for (discovery and requests); any when absent.
+    pub jurisdiction_id: Option<String>,
+}
+
+impl std::fmt::Debug for Open311Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Open311Settings")
+            .field("api_keys", &format!("<{} redacted>", self.api_keys.len()))
+            .field("jurisdiction_id", &self.jurisdiction_id)
+            .finish()
+    }
 }
 
 /// State shared by every handler.
@@ -100,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/", get(console))
+        .merge(crate::open311::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(track))
         // Body limits act in the extractors, so an oversized body gets the JSON error shape.

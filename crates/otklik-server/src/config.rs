@@ -18,6 +18,27 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     #[serde(default)]
     pub notifications: NotificationsConfig,
+    #[serde(default)]
+    pub open311: Open311Config,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Open311Config {
+    /// Keys accepted in Open311's `api_key` for creating requests. Secrets: never logged.
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// The `jurisdiction_id` of this deployment, e.g. `lipetsk.otklik.example`.
+    pub jurisdiction_id: Option<String>,
+}
+
+impl std::fmt::Debug for Open311Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Open311Config")
+            .field("api_keys", &format!("<{} redacted>", self.api_keys.len()))
+            .field("jurisdiction_id", &self.jurisdiction_id)
+            .finish()
+    }
 }
 
 #[derive(Clone, Default, Deserialize)]

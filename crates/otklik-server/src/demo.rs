@@ -101,7 +101,13 @@ pub async fn run(addr: SocketAddr, data: &Path, interval: f64) -> anyhow::Result
     let wf = setup::workflow(store.clone(), Arc::new(SystemClock), Some(analyzer)).await?;
     let state = AppState::new(
         wf,
-        Settings { secure_cookies: false, session_hours: 12, body_limit: 2 * 1024 * 1024, demo: true },
+        Settings {
+            secure_cookies: false,
+            session_hours: 12,
+            body_limit: 2 * 1024 * 1024,
+            demo: true,
+            open311: crate::app::Open311Settings { api_keys: vec!["demo".into()], jurisdiction_id: None },
+        },
         crate::app::metrics_handle(),
     );
     crate::app::spawn_deadline_sweeper(state.workflow.clone(), Duration::from_secs(10));

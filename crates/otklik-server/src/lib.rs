@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod nlp;
+pub mod open311;
 pub mod refdata;
 pub mod setup;
 pub mod webhook;

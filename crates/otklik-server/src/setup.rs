@@ -64,6 +64,10 @@ pub async fn state(config: &Config, demo: bool) -> anyhow::Result<AppState> {
             session_hours: config.server.session_hours,
             body_limit: config.server.body_limit,
             demo,
+            open311: crate::app::Open311Settings {
+                api_keys: config.open311.api_keys.clone(),
+                jurisdiction_id: config.open311.jurisdiction_id.clone(),
+            },
         },
         crate::app::metrics_handle(),
     ))

@@ -91,8 +91,11 @@ async fn start(url: Option<String>) -> anyhow::Result<Server> {
     };
     let token = format!("otk_{}", auth::random_token());
     store.create_token(user.id, "bench", &auth::token_hash(&token), Utc::now(), None).await?;
-    let state =
-        AppState::new(wf, Settings { secure_cookies: false, session_hours: 1, body_limit: 1 << 20, demo: false }, None);
+    let state = AppState::new(
+        wf,
+        Settings { secure_cookies: false, session_hours: 1, body_limit: 1 << 20, demo: false, ..Default::default() },
+        None,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(otklik_server::app::serve(listener, state));

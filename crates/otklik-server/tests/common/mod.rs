@@ -78,7 +78,7 @@ impl TestApp {
         }
         let state = AppState::new(
             workflow.clone(),
-            Settings { secure_cookies: false, session_hours: 12, body_limit, demo: false },
+            Settings { secure_cookies: false, session_hours: 12, body_limit, demo: false, ..Default::default() },
             None,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
