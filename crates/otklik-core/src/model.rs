@@ -400,12 +400,25 @@ impl Incident {
 /// Delivery of a published answer to one channel target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Publication {
+    /// The outbox entry's id (0 before it is stored).
+    #[serde(default)]
+    pub id: Id,
     pub channel: Channel,
     /// Where the answer goes: the message it replies to, or a conversation.
     pub target: String,
+    /// The stored message the answer replies to.
+    #[serde(default)]
+    pub message_id: Option<Id>,
     pub state: PublicationState,
     pub attempts: i32,
+    /// Why the last attempt failed; for a dead entry, why delivery was given up.
     pub last_error: Option<String>,
+    /// When the next attempt is due (pending and failed entries).
+    #[serde(default)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The reply's id on the platform, once sent.
+    #[serde(default)]
+    pub external_id: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 

@@ -67,6 +67,8 @@ wire_enum!(
         AskCitizen = "ask_citizen",
         /// The citizen did not reply in time (the deadline sweep closes the incident).
         AutoClose = "auto_close",
+        /// The citizen rates the answer (through the tracking page; recorded by the system).
+        Rate = "rate",
     }
 );
 
@@ -126,6 +128,7 @@ pub const TRANSITIONS: &[Transition] = &[
         roles: WORKERS,
     },
     Transition { action: Action::AutoClose, from: &[WaitingCitizen], to: Target::To(Closed), roles: &[Admin] },
+    Transition { action: Action::Rate, from: &[Answered, Closed], to: Target::Stay, roles: &[Admin] },
     Transition {
         action: Action::Tag,
         from: &[New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen],
@@ -205,6 +208,8 @@ mod tests {
             (A::AskCitizen, Assigned, WaitingCitizen, workers),
             (A::AskCitizen, InWork, WaitingCitizen, workers),
             (A::AutoClose, WaitingCitizen, Closed, &[Admin]),
+            (A::Rate, Answered, Answered, &[Admin]),
+            (A::Rate, Closed, Closed, &[Admin]),
         ];
         let taggers: &'static [Role] = &[Admin, Rc, Mo, Head, Ex];
         for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen] {

@@ -9,10 +9,71 @@ use crate::access::ScopeFilter;
 use crate::error::StoreError;
 use crate::model::{
     Answer, ApiToken, Category, Channel, Correction, Event, Grant, Id, Incident, IncidentDetail, IncidentSeed,
-    IngestOutcome, Kind, MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication, Session, Source,
-    Territory, TerritoryLevel, User,
+    IngestOutcome, Kind, Message, MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication,
+    PublicationState, Session, Source, Territory, TerritoryLevel, User,
 };
 use crate::status::Status;
+
+/// An outbox entry with what delivering it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OutboxEntry {
+    #[serde(flatten)]
+    pub publication: Publication,
+    pub answer_id: Id,
+    pub incident_id: Id,
+    /// The answer's text, as approved.
+    pub text: String,
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicationUpdate {
+    pub state: PublicationState,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub external_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A delivery kept because it could not be read or was refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewIntakeReject {
+    pub channel: Channel,
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    /// Why it was not taken, e.g. `malformed_payload: object.text: missing`.
+    pub reason: String,
+    /// The body as received (decoded as UTF-8 with replacement, truncated to a bounded size).
+    pub body: String,
+}
+
+/// An uploaded file (a citizen's photo).
+#[derive(Clone, PartialEq)]
+pub struct StoredFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for StoredFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredFile")
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("size", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// A stored rejected delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IntakeReject {
+    pub id: Id,
+    #[serde(flatten)]
+    pub reject: NewIntakeReject,
+}
 
 /// Order of an incident list.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -221,6 +282,49 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         external_id: &str,
         rev: &MessageRevision,
     ) -> Result<Option<Id>, StoreError>;
+    /// One stored message by id.
+    async fn message(&self, id: Id) -> Result<Option<Message>, StoreError>;
+    /// Keeps a delivery that could not be read or was refused, for inspection.
+    async fn record_reject(&self, reject: &NewIntakeReject) -> Result<Id, StoreError>;
+    /// Kept rejected deliveries, newest first, with ids below `before` when given.
+    async fn rejects(&self, before: Option<Id>, limit: u32) -> Result<Vec<IntakeReject>, StoreError>;
+    /// Where polling of a source stopped (an opaque cursor of its channel).
+    async fn channel_cursor(&self, channel: Channel, source: &str) -> Result<Option<String>, StoreError>;
+    async fn set_channel_cursor(
+        &self,
+        channel: Channel,
+        source: &str,
+        cursor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Keeps an uploaded file under its (random) name.
+    async fn put_file(&self, file: &StoredFile) -> Result<(), StoreError>;
+    async fn file(&self, name: &str) -> Result<Option<StoredFile>, StoreError>;
+
+    // The outbox.
+    /// Claims up to `limit` entries due at `now` (pending or failed, not leased by another
+    /// worker) until `lease_until`, oldest due first. A claim is taken row by row with a
+    /// compare-and-set, so two workers never hold the same entry.
+    async fn claim_publications(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Records the outcome of an attempt and releases the claim.
+    async fn finish_publication(&self, id: Id, update: &PublicationUpdate) -> Result<(), StoreError>;
+    /// Outbox entries in these states, newest first (all states when empty), with ids below
+    /// `before` when given, within a scope.
+    async fn outbox(
+        &self,
+        scope: &ScopeFilter,
+        states: &[PublicationState],
+        before: Option<Id>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// One outbox entry.
+    async fn outbox_entry(&self, id: Id) -> Result<Option<OutboxEntry>, StoreError>;
 
     // Incidents.
     async fn incident(&self, id: Id) -> Result<Option<Incident>, StoreError>;

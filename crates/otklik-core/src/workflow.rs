@@ -263,6 +263,12 @@ pub enum Command {
     AskCitizen {
         question: String,
     },
+    /// The citizen's rating of the answer, 1 (bad) to 5 (good).
+    Rate {
+        score: u8,
+        #[serde(default)]
+        comment: Option<String>,
+    },
 }
 
 /// What one deadline sweep announced.
@@ -743,6 +749,7 @@ impl Workflow {
             Command::Resume { .. } => Action::Resume,
             Command::Tag { .. } => Action::Tag,
             Command::AskCitizen { .. } => Action::AskCitizen,
+            Command::Rate { .. } => Action::Rate,
         };
         let roles = actor.roles_over(&before, h);
         let mut outcome = Err(DomainError::ForbiddenAction(action));
@@ -972,11 +979,15 @@ impl Workflow {
                     let target = format!("{}:{}", m.body.source, m.body.external_id);
                     if !pubs.iter().any(|p| p.channel == m.body.channel && p.target == target) {
                         pubs.push(Publication {
+                            id: 0,
                             channel: m.body.channel,
                             target,
+                            message_id: Some(m.id),
                             state: PublicationState::Pending,
                             attempts: 0,
                             last_error: None,
+                            next_attempt_at: Some(now),
+                            external_id: None,
                             updated_at: now,
                         });
                     }
@@ -1046,6 +1057,20 @@ impl Workflow {
                     return Err(DomainError::Validation("at most 32 tags of at most 64 characters".into()));
                 }
                 after.tags = clean;
+            }
+            Command::Rate { score, comment } => {
+                if !(1..=5).contains(&score) {
+                    return Err(DomainError::Validation("score must be from 1 to 5".into()));
+                }
+                extra_changes.push(FieldChange {
+                    field: "rating".into(),
+                    before: serde_json::Value::Null,
+                    after: serde_json::json!(score),
+                });
+                note = Some(match comment.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                    Some(c) => format!("{score}: {c}"),
+                    None => score.to_string(),
+                });
             }
         }
         if let Some(n) = &note {

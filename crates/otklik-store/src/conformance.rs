@@ -8,7 +8,9 @@ use otklik_core::StoreError;
 use otklik_core::access::ScopeFilter;
 use otklik_core::model::*;
 use otklik_core::status::Status;
-use otklik_core::store::{AnswerWrite, Change, IncidentQuery, SortKey, Store, TerritoryRef};
+use otklik_core::store::{
+    AnswerWrite, Change, IncidentQuery, NewIntakeReject, PublicationUpdate, SortKey, Store, StoredFile, TerritoryRef,
+};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
@@ -349,12 +351,16 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
     let mut a = answers.remove(0);
     a.state = AnswerState::Published;
     a.published_at = Some(now);
-    let publication = Publication {
+    let mut publication = Publication {
+        id: 0,
         channel: Channel::Vk,
         target: "page:apply-1".into(),
+        message_id: Some(o.message_id),
         state: PublicationState::Pending,
         attempts: 0,
         last_error: None,
+        next_attempt_at: Some(now),
+        external_id: None,
         updated_at: now,
     };
     let change2 = Change {
@@ -374,7 +380,10 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
     s.apply(&change2).await.unwrap();
     let d = s.incident_detail(inc.id).await.unwrap().unwrap();
     assert_eq!(d.answers[0].state, AnswerState::Published);
+    assert!(d.answers[0].publications[0].id > 0);
+    publication.id = d.answers[0].publications[0].id;
     assert_eq!(d.answers[0].publications, vec![publication]);
+    outbox_claims_retries_and_finishes(s, inc.id, o.message_id, now).await;
     let actions: Vec<_> = d.history.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, vec!["intake", "take", "publish_final"]);
     assert_eq!(d.history[2].actor_id, Some(7));
@@ -447,6 +456,121 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
     ));
 }
 
+/// The outbox entry of the incident's published answer: claimed once, retried on schedule, leases
+/// expire, and a sent entry is never claimed again.
+async fn outbox_claims_retries_and_finishes(s: &dyn Store, incident_id: Id, message_id: Id, now: DateTime<Utc>) {
+    let lease = now + Duration::minutes(5);
+    let claimed = s.claim_publications(now, lease, 10).await.unwrap();
+    let mine: Vec<_> = claimed.iter().filter(|e| e.incident_id == incident_id).collect();
+    assert_eq!(mine.len(), 1);
+    let e = mine[0].clone();
+    assert_eq!(e.text, "Яму заделаем");
+    assert_eq!(e.publication.message_id, Some(message_id));
+    assert_eq!(s.message(message_id).await.unwrap().unwrap().body.external_id, "apply-1");
+    // Leased: a second worker gets nothing until the lease expires.
+    assert!(s.claim_publications(now, lease, 10).await.unwrap().iter().all(|x| x.incident_id != incident_id));
+    let after_lease = lease + Duration::seconds(1);
+    let again = s.claim_publications(after_lease, after_lease + Duration::minutes(5), 10).await.unwrap();
+    assert!(again.iter().any(|x| x.publication.id == e.publication.id));
+    // A failure is retried no sooner than scheduled.
+    let retry_at = after_lease + Duration::minutes(2);
+    s.finish_publication(
+        e.publication.id,
+        &PublicationUpdate {
+            state: PublicationState::Failed,
+            attempts: 1,
+            last_error: Some("flood control".into()),
+            next_attempt_at: Some(retry_at),
+            external_id: None,
+            at: after_lease,
+        },
+    )
+    .await
+    .unwrap();
+    let early = s.claim_publications(retry_at - Duration::seconds(1), retry_at + Duration::minutes(5), 10);
+    assert!(early.await.unwrap().iter().all(|x| x.publication.id != e.publication.id));
+    let due = s.claim_publications(retry_at, retry_at + Duration::minutes(5), 10).await.unwrap();
+    let got = due.iter().find(|x| x.publication.id == e.publication.id).unwrap();
+    assert_eq!(got.publication.state, PublicationState::Failed);
+    assert_eq!(got.publication.attempts, 1);
+    assert_eq!(got.publication.last_error.as_deref(), Some("flood control"));
+    s.finish_publication(
+        e.publication.id,
+        &PublicationUpdate {
+            state: PublicationState::Sent,
+            attempts: 2,
+            last_error: None,
+            next_attempt_at: None,
+            external_id: Some("reply-9".into()),
+            at: retry_at,
+        },
+    )
+    .await
+    .unwrap();
+    let later = retry_at + Duration::days(1);
+    assert!(s.claim_publications(later, later, 10).await.unwrap().iter().all(|x| x.publication.id != e.publication.id));
+    let sent = s.outbox(&all(), &[PublicationState::Sent], None, 10).await.unwrap();
+    let got = sent.iter().find(|x| x.publication.id == e.publication.id).unwrap();
+    assert_eq!(got.publication.external_id.as_deref(), Some("reply-9"));
+    assert_eq!(got.publication.next_attempt_at, None);
+    assert!(s.outbox(&ScopeFilter::default(), &[], None, 10).await.unwrap().is_empty());
+    assert!(
+        s.outbox(&all(), &[PublicationState::Dead], None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.publication.id != e.publication.id)
+    );
+    assert_eq!(s.outbox_entry(e.publication.id).await.unwrap().unwrap().publication.state, PublicationState::Sent);
+    assert!(matches!(
+        s.finish_publication(
+            987_654,
+            &PublicationUpdate {
+                state: PublicationState::Sent,
+                attempts: 1,
+                last_error: None,
+                next_attempt_at: None,
+                external_id: None,
+                at: later
+            }
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Rejected deliveries are kept newest first; polling cursors are kept per source.
+pub async fn rejects_and_cursors(s: &dyn Store) {
+    for (i, reason) in ["malformed_payload: not JSON", "forbidden_webhook: wrong secret"].iter().enumerate() {
+        let r = NewIntakeReject {
+            channel: Channel::Telegram,
+            source: "bot".into(),
+            received_at: t0() + Duration::seconds(i as i64),
+            reason: (*reason).into(),
+            body: format!("{{\"broken\": {i}"),
+        };
+        s.record_reject(&r).await.unwrap();
+    }
+    let all = s.rejects(None, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].reject.reason.starts_with("forbidden_webhook"));
+    assert_eq!(all[1].reject.body, "{\"broken\": 0");
+    assert_eq!(s.rejects(Some(all[0].id), 10).await.unwrap().len(), 1);
+    assert_eq!(s.channel_cursor(Channel::Vk, "club").await.unwrap(), None);
+    s.set_channel_cursor(Channel::Vk, "club", "ts=1", t0()).await.unwrap();
+    s.set_channel_cursor(Channel::Vk, "club", "ts=2", t0()).await.unwrap();
+    s.set_channel_cursor(Channel::Telegram, "club", "7", t0()).await.unwrap();
+    assert_eq!(s.channel_cursor(Channel::Vk, "club").await.unwrap().as_deref(), Some("ts=2"));
+    assert_eq!(s.channel_cursor(Channel::Telegram, "club").await.unwrap().as_deref(), Some("7"));
+    // Files keep their bytes exactly; a name is taken once.
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let f = StoredFile { name: "f1.jpg".into(), content_type: "image/jpeg".into(), bytes, created_at: t0() };
+    s.put_file(&f).await.unwrap();
+    assert_eq!(s.file("f1.jpg").await.unwrap(), Some(f.clone()));
+    assert!(matches!(s.put_file(&f).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.file("nope").await.unwrap(), None);
+}
+
 /// Runs the whole suite against a fresh store.
 pub async fn run_all(s: Arc<dyn Store>) {
     reference_upserts_replace(&*s).await;
@@ -456,4 +580,5 @@ pub async fn run_all(s: Arc<dyn Store>) {
     revisions_keep_the_original(&*s).await;
     apply_is_versioned_and_records_history(&*s).await;
     lists_filter_scope_and_paginate(&*s).await;
+    rejects_and_cursors(&*s).await;
 }

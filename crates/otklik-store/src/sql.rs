@@ -8,7 +8,8 @@ use otklik_core::access::ScopeFilter;
 use otklik_core::model::*;
 use otklik_core::status::Status;
 use otklik_core::store::{
-    AnswerWrite, Change, Cursor, DeadlineRow, DeadlineUpdate, IncidentQuery, Page, SortKey, Store,
+    AnswerWrite, Change, Cursor, DeadlineRow, DeadlineUpdate, IncidentQuery, IntakeReject, NewIntakeReject,
+    OutboxEntry, Page, PublicationUpdate, SortKey, Store, StoredFile,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -191,6 +192,39 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
     })
 }
 
+const PUBLICATION_COLS: &str = "p.id, p.channel, p.target, p.message_id, p.state, p.attempts, p.last_error, \
+     p.next_attempt_at, p.external_id, p.updated_at";
+
+fn publication_row(r: &AnyRow) -> Result<Publication, StoreError> {
+    let channel: String = get(r, "channel")?;
+    let state: String = get(r, "state")?;
+    let next: i64 = get(r, "next_attempt_at")?;
+    let state = PublicationState::parse(&state).ok_or_else(|| corrupt("publication state", &state))?;
+    Ok(Publication {
+        id: get(r, "id")?,
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+        target: get(r, "target")?,
+        message_id: get(r, "message_id")?,
+        next_attempt_at: matches!(state, PublicationState::Pending | PublicationState::Failed).then(|| at(next)),
+        state,
+        attempts: get::<i64>(r, "attempts")? as i32,
+        last_error: get(r, "last_error")?,
+        external_id: get(r, "external_id")?,
+        updated_at: at(get(r, "updated_at")?),
+    })
+}
+
+fn outbox_row(r: &AnyRow) -> Result<OutboxEntry, StoreError> {
+    Ok(OutboxEntry {
+        publication: publication_row(r)?,
+        answer_id: get(r, "answer_id")?,
+        incident_id: get(r, "incident_id")?,
+        text: get(r, "text")?,
+    })
+}
+
+const OUTBOX_FROM: &str = "FROM publications p JOIN answers a ON a.id = p.answer_id";
+
 const NOTIFICATION_COLS: &str =
     "id, at, incident_id, kind, org, region, municipality, text, webhook_state, webhook_attempts";
 
@@ -284,26 +318,32 @@ impl SqlStore {
     }
 
     /// Builds the WHERE clause shared by list and count.
-    fn filter(q: &IncidentQuery, scope: &ScopeFilter, sql: &mut Sql) {
-        sql.push(" WHERE 1=1");
-        if !scope.all {
-            if scope.is_empty() {
-                sql.push(" AND 1=0");
-            } else {
-                sql.push(" AND (1=0");
-                for col in ["region", "municipality", "territory"] {
-                    let codes: Vec<String> =
-                        scope.territories.iter().filter(|t| t.column() == col).map(|t| t.code.clone()).collect();
-                    if !codes.is_empty() {
-                        sql.push(&format!(" OR {col} IN ")).bind_list(&codes);
-                    }
-                }
-                if !scope.orgs.is_empty() {
-                    sql.push(" OR org IN ").bind_list(&scope.orgs);
-                }
-                sql.push(")");
+    /// Restricts rows of `incidents` (aliased by `prefix`, e.g. `i.`) to a scope.
+    fn scope(scope: &ScopeFilter, prefix: &str, sql: &mut Sql) {
+        if scope.all {
+            return;
+        }
+        if scope.is_empty() {
+            sql.push(" AND 1=0");
+            return;
+        }
+        sql.push(" AND (1=0");
+        for col in ["region", "municipality", "territory"] {
+            let codes: Vec<String> =
+                scope.territories.iter().filter(|t| t.column() == col).map(|t| t.code.clone()).collect();
+            if !codes.is_empty() {
+                sql.push(&format!(" OR {prefix}{col} IN ")).bind_list(&codes);
             }
         }
+        if !scope.orgs.is_empty() {
+            sql.push(&format!(" OR {prefix}org IN ")).bind_list(&scope.orgs);
+        }
+        sql.push(")");
+    }
+
+    fn filter(q: &IncidentQuery, scope: &ScopeFilter, sql: &mut Sql) {
+        sql.push(" WHERE 1=1");
+        Self::scope(scope, "", sql);
         if !q.statuses.is_empty() {
             let s: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_string()).collect();
             sql.push(" AND status IN ").bind_list(&s);
@@ -344,28 +384,69 @@ impl SqlStore {
     }
 
     async fn publications(&self, answer_id: Id) -> Result<Vec<Publication>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT channel, target, state, attempts, last_error, updated_at FROM publications \
-             WHERE answer_id = $1 ORDER BY id",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PUBLICATION_COLS} FROM publications p WHERE answer_id = $1 ORDER BY id"
+        )))
         .bind(answer_id)
         .fetch_all(&self.pool)
         .await
         .map_err(backend_error)?;
-        rows.iter()
-            .map(|r| {
-                let channel: String = get(r, "channel")?;
-                let state: String = get(r, "state")?;
-                Ok(Publication {
-                    channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
-                    target: get(r, "target")?,
-                    state: PublicationState::parse(&state).ok_or_else(|| corrupt("publication state", &state))?,
-                    attempts: get::<i64>(r, "attempts")? as i32,
-                    last_error: get(r, "last_error")?,
-                    updated_at: at(get(r, "updated_at")?),
+        rows.iter().map(publication_row).collect()
+    }
+
+    /// Messages matching `cond` (a condition on `messages` with one placeholder), with revisions.
+    async fn load_messages(&self, cond: &str, value: Id) -> Result<Vec<Message>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, incident_id, channel, source, external_id, thread_id, parent_id, author_id, author_name, \
+             text, attachments, url, published_at, captured_at, raw FROM messages WHERE {cond} ORDER BY id"
+        )))
+        .bind(value)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let channel: String = get(r, "channel")?;
+            let attachments: String = get(r, "attachments")?;
+            let raw: String = get(r, "raw")?;
+            let mid: i64 = get(r, "id")?;
+            let revs = sqlx::query("SELECT kind, text, at FROM message_revisions WHERE message_id = $1 ORDER BY id")
+                .bind(mid)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+            let revisions = revs
+                .iter()
+                .map(|v| {
+                    let kind: String = get(v, "kind")?;
+                    Ok(MessageRevision {
+                        kind: RevisionKind::parse(&kind).ok_or_else(|| corrupt("revision kind", &kind))?,
+                        text: get(v, "text")?,
+                        at: at(get(v, "at")?),
+                    })
                 })
-            })
-            .collect()
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            messages.push(Message {
+                id: mid,
+                incident_id: get(r, "incident_id")?,
+                body: NewMessage {
+                    channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+                    source: get(r, "source")?,
+                    external_id: get(r, "external_id")?,
+                    thread_id: get(r, "thread_id")?,
+                    parent_id: get(r, "parent_id")?,
+                    author: Author { id: get(r, "author_id")?, name: get(r, "author_name")? },
+                    text: get(r, "text")?,
+                    attachments: from_json(&attachments),
+                    published_at: at(get(r, "published_at")?),
+                    url: get(r, "url")?,
+                    raw: serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null),
+                },
+                captured_at: at(get(r, "captured_at")?),
+                revisions,
+            });
+        }
+        Ok(messages)
     }
 }
 
@@ -903,56 +984,7 @@ impl Store for SqlStore {
         let Some(incident) = self.incident(id).await? else {
             return Ok(None);
         };
-        let rows = sqlx::query(
-            "SELECT id, incident_id, channel, source, external_id, thread_id, parent_id, author_id, author_name, \
-             text, attachments, url, published_at, captured_at, raw FROM messages WHERE incident_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend_error)?;
-        let mut messages = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let channel: String = get(r, "channel")?;
-            let attachments: String = get(r, "attachments")?;
-            let raw: String = get(r, "raw")?;
-            let mid: i64 = get(r, "id")?;
-            let revs = sqlx::query("SELECT kind, text, at FROM message_revisions WHERE message_id = $1 ORDER BY id")
-                .bind(mid)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend_error)?;
-            let revisions = revs
-                .iter()
-                .map(|v| {
-                    let kind: String = get(v, "kind")?;
-                    Ok(MessageRevision {
-                        kind: RevisionKind::parse(&kind).ok_or_else(|| corrupt("revision kind", &kind))?,
-                        text: get(v, "text")?,
-                        at: at(get(v, "at")?),
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            messages.push(Message {
-                id: mid,
-                incident_id: get(r, "incident_id")?,
-                body: NewMessage {
-                    channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
-                    source: get(r, "source")?,
-                    external_id: get(r, "external_id")?,
-                    thread_id: get(r, "thread_id")?,
-                    parent_id: get(r, "parent_id")?,
-                    author: Author { id: get(r, "author_id")?, name: get(r, "author_name")? },
-                    text: get(r, "text")?,
-                    attachments: from_json(&attachments),
-                    published_at: at(get(r, "published_at")?),
-                    url: get(r, "url")?,
-                    raw: serde_json::from_str(&raw).unwrap_or(serde_json::Value::Null),
-                },
-                captured_at: at(get(r, "captured_at")?),
-                revisions,
-            });
-        }
+        let messages = self.load_messages("incident_id = $1", id).await?;
         let answers = self.answers(id).await?;
         let history = self.history(id).await?;
         Ok(Some(IncidentDetail { incident, messages, answers, history }))
@@ -1124,6 +1156,208 @@ impl Store for SqlStore {
         .await
         .map_err(backend_error)?;
         rows.iter().map(notification_row).collect()
+    }
+
+    async fn put_file(&self, f: &StoredFile) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO files (name, content_type, size, bytes, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&f.name)
+            .bind(&f.content_type)
+            .bind(f.bytes.len() as i64)
+            .bind(f.bytes.clone())
+            .bind(ms(f.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn file(&self, name: &str) -> Result<Option<StoredFile>, StoreError> {
+        let row = sqlx::query("SELECT name, content_type, bytes, created_at FROM files WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.map(|r| {
+            Ok(StoredFile {
+                name: get(&r, "name")?,
+                content_type: get(&r, "content_type")?,
+                bytes: get(&r, "bytes")?,
+                created_at: at(get(&r, "created_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn message(&self, id: Id) -> Result<Option<Message>, StoreError> {
+        Ok(self.load_messages("id = $1", id).await?.pop())
+    }
+
+    async fn record_reject(&self, r: &NewIntakeReject) -> Result<Id, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO intake_rejects (channel, source, received_at, reason, body) VALUES ($1, $2, $3, $4, $5) \
+             RETURNING id",
+        )
+        .bind(r.channel.as_str())
+        .bind(&r.source)
+        .bind(ms(r.received_at))
+        .bind(&r.reason)
+        .bind(&r.body)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        get(&row, "id")
+    }
+
+    async fn rejects(&self, before: Option<Id>, limit: u32) -> Result<Vec<IntakeReject>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, channel, source, received_at, reason, body FROM intake_rejects WHERE id < $1 \
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit.clamp(1, 500)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter()
+            .map(|r| {
+                let channel: String = get(r, "channel")?;
+                Ok(IntakeReject {
+                    id: get(r, "id")?,
+                    reject: NewIntakeReject {
+                        channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
+                        source: get(r, "source")?,
+                        received_at: at(get(r, "received_at")?),
+                        reason: get(r, "reason")?,
+                        body: get(r, "body")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn channel_cursor(&self, channel: Channel, source: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT cursor FROM channel_cursors WHERE channel = $1 AND source = $2")
+            .bind(channel.as_str())
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        row.map(|r| get(&r, "cursor")).transpose()
+    }
+
+    async fn set_channel_cursor(
+        &self,
+        channel: Channel,
+        source: &str,
+        cursor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO channel_cursors (channel, source, cursor, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (channel, source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+        )
+        .bind(channel.as_str())
+        .bind(source)
+        .bind(cursor)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn claim_publications(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PUBLICATION_COLS}, p.answer_id, a.incident_id, a.text {OUTBOX_FROM} \
+             WHERE p.state IN ('pending', 'failed') AND p.next_attempt_at <= $1 \
+             AND (p.lease_until IS NULL OR p.lease_until < $1) ORDER BY p.next_attempt_at, p.id LIMIT $2"
+        )))
+        .bind(ms(now))
+        .bind(i64::from(limit.clamp(1, 500)))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let entry = outbox_row(r)?;
+            // Compare-and-set: only one worker's update matches an unleased row.
+            let done = sqlx::query(
+                "UPDATE publications SET lease_until = $1 WHERE id = $2 AND state IN ('pending', 'failed') \
+                 AND (lease_until IS NULL OR lease_until < $3)",
+            )
+            .bind(ms(lease_until))
+            .bind(entry.publication.id)
+            .bind(ms(now))
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+            if done.rows_affected() == 1 {
+                claimed.push(entry);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn finish_publication(&self, id: Id, u: &PublicationUpdate) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE publications SET state = $1, attempts = $2, last_error = $3, next_attempt_at = $4, \
+             external_id = COALESCE($5, external_id), updated_at = $6, lease_until = NULL WHERE id = $7",
+        )
+        .bind(u.state.as_str())
+        .bind(i64::from(u.attempts))
+        .bind(u.last_error.clone())
+        .bind(u.next_attempt_at.map(ms).unwrap_or(0))
+        .bind(u.external_id.clone())
+        .bind(ms(u.at))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn outbox(
+        &self,
+        scope: &ScopeFilter,
+        states: &[PublicationState],
+        before: Option<Id>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>, StoreError> {
+        let mut sql = Sql::default();
+        sql.push(&format!(
+            "SELECT {PUBLICATION_COLS}, p.answer_id, a.incident_id, a.text {OUTBOX_FROM} \
+             JOIN incidents i ON i.id = a.incident_id WHERE 1=1"
+        ));
+        Self::scope(scope, "i.", &mut sql);
+        if !states.is_empty() {
+            let s: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
+            sql.push(" AND p.state IN ").bind_list(&s);
+        }
+        if let Some(b) = before {
+            sql.push(" AND p.id < ").bind(Bind::I(b));
+        }
+        sql.push(" ORDER BY p.id DESC LIMIT ").bind(Bind::I(i64::from(limit.clamp(1, 500))));
+        let rows = sql.query().fetch_all(&self.pool).await.map_err(backend_error)?;
+        rows.iter().map(outbox_row).collect()
+    }
+
+    async fn outbox_entry(&self, id: Id) -> Result<Option<OutboxEntry>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PUBLICATION_COLS}, p.answer_id, a.incident_id, a.text {OUTBOX_FROM} WHERE p.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        row.as_ref().map(outbox_row).transpose()
     }
 
     async fn mark_webhook(&self, id: Id, state: PublicationState, attempts: i32) -> Result<(), StoreError> {
@@ -1361,15 +1595,18 @@ impl Store for SqlStore {
                 }
                 for p in new_publications {
                     sqlx::query(
-                        "INSERT INTO publications (answer_id, channel, target, state, attempts, last_error, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (answer_id, channel, target) DO NOTHING",
+                        "INSERT INTO publications (answer_id, channel, target, message_id, state, attempts, last_error, \
+                         next_attempt_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (answer_id, channel, target) DO NOTHING",
                     )
                     .bind(a.id)
                     .bind(p.channel.as_str())
                     .bind(&p.target)
+                    .bind(p.message_id)
                     .bind(p.state.as_str())
                     .bind(i64::from(p.attempts))
                     .bind(p.last_error.clone())
+                    .bind(ms(p.next_attempt_at.unwrap_or(p.updated_at)))
                     .bind(ms(p.updated_at))
                     .execute(&mut *tx)
                     .await
