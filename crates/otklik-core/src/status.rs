@@ -155,11 +155,13 @@ pub fn check(from: Status, action: Action, role: Role) -> Result<Status, DomainE
     })
 }
 
-/// Actions the table allows from `from` to any of `roles` (for showing buttons).
+/// Actions the table allows from `from` to any of `roles` (for showing buttons). The citizen's
+/// own actions (rating) are done through the tracking page and never offered to staff.
 pub fn allowed_actions(from: Status, roles: &[Role]) -> Vec<Action> {
     Action::ALL
         .iter()
         .copied()
+        .filter(|a| *a != Action::Rate)
         .filter(|a| transition(from, *a).is_some_and(|t| t.roles.iter().any(|r| roles.contains(r))))
         .collect()
 }

@@ -54,11 +54,19 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub metrics: Option<PrometheusHandle>,
     pub token_cache: Arc<crate::auth::TokenCache>,
+    /// Per-address limits of the public pages.
+    pub public_limiter: Arc<crate::form::PublicLimiter>,
 }
 
 impl AppState {
     pub fn new(workflow: Arc<Workflow>, settings: Settings, metrics: Option<PrometheusHandle>) -> Self {
-        AppState { workflow, settings: Arc::new(settings), metrics, token_cache: Default::default() }
+        AppState {
+            workflow,
+            settings: Arc::new(settings),
+            metrics,
+            token_cache: Default::default(),
+            public_limiter: Default::default(),
+        }
     }
 }
 
@@ -121,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/", get(console))
         .merge(crate::open311::routes())
+        .merge(crate::form::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(track))
         // Body limits act in the extractors, so an oversized body gets the JSON error shape.

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod form;
+pub mod labels;
 pub mod nlp;
 pub mod open311;
 pub mod refdata;
