@@ -34,6 +34,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody, JsonBody, PathParam, QueryPar
         (name = "incidents", description = "Incidents, their cards and the status machine"),
         (name = "reference", description = "Territories, organisations, taxonomy, sources"),
         (name = "users", description = "Accounts, roles and machine tokens"),
+        (name = "channels", description = "Channel sources, their health, the outbox of answers and rejected deliveries"),
     )
 )]
 struct ApiDoc;
@@ -76,6 +77,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, patch_user))
         .routes(routes!(create_token))
+        .routes(routes!(list_channels))
+        .routes(routes!(list_outbox))
+        .routes(routes!(retry_outbox))
+        .routes(routes!(list_rejects))
 }
 
 // ---------------------------------------------------------------- sessions
@@ -820,4 +825,101 @@ async fn create_token(
     let expires = req.expires_in_days.map(|d| now + Duration::days(i64::from(d)));
     let token = store.create_token(id, &req.name, &auth::token_hash(&secret), now, expires).await?;
     Ok((StatusCode::CREATED, Json(NewToken { token, secret })))
+}
+
+// ---------------------------------------------------------------- channels and the outbox
+
+/// Configured channel sources with their health, checked now (administrators). Tokens and
+/// secrets are never shown.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "channels",
+    responses((status = 200, body = Vec<crate::channels::SourceHealth>), (status = 403, body = ErrorBody)))]
+async fn list_channels(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<Vec<crate::channels::SourceHealth>>> {
+    auth.require_admin()?;
+    Ok(Json(crate::channels::health(&state.channels).await))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct OutboxParams {
+    /// Only entries in this state: `pending`, `sent`, `failed` or `dead`.
+    state: Option<PublicationState>,
+    /// Only entries older than this id (paging).
+    before: Option<Id>,
+    /// 1–500, default 50.
+    limit: Option<u32>,
+}
+
+/// Deliveries of published answers to channels in the caller's scope, newest first: their state,
+/// attempts, the next attempt, and for dead ones why delivery was given up.
+#[utoipa::path(get, path = "/api/v1/outbox", tag = "channels", params(OutboxParams),
+    responses((status = 200, body = Vec<otklik_core::store::OutboxEntry>)))]
+async fn list_outbox(
+    State(state): State<AppState>,
+    auth: Auth,
+    QueryParams(p): QueryParams<OutboxParams>,
+) -> ApiResult<Json<Vec<otklik_core::store::OutboxEntry>>> {
+    let scope = auth.actor.scope(&state.workflow.catalog().hierarchy);
+    let states: Vec<PublicationState> = p.state.into_iter().collect();
+    Ok(Json(state.workflow.store().outbox(&scope, &states, p.before, p.limit.unwrap_or(50)).await?))
+}
+
+/// Sends a dead or failed delivery again now (control centres), e.g. after the source's access
+/// was restored. A sent delivery is never sent again.
+#[utoipa::path(post, path = "/api/v1/outbox/{id}/retry", tag = "channels", params(("id" = Id, Path)),
+    responses((status = 200, body = otklik_core::store::OutboxEntry), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn retry_outbox(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam<Id>,
+) -> ApiResult<Json<otklik_core::store::OutboxEntry>> {
+    let store = state.workflow.store();
+    let entry = store.outbox_entry(id).await?.ok_or_else(|| ApiError::not_found("outbox entry"))?;
+    // Visible and routable by the caller, as the incident's other control-centre actions are.
+    let incident = state.workflow.visible_incident(&auth.actor, entry.incident_id).await?;
+    let roles = auth.actor.roles_over(&incident, &state.workflow.catalog().hierarchy);
+    if !roles.iter().any(|r| matches!(r, Role::Admin | Role::RegionalCurator | Role::MunicipalOperator)) {
+        return Err(ApiError::forbidden("only control centres resend answers"));
+    }
+    if !matches!(entry.publication.state, PublicationState::Dead | PublicationState::Failed) {
+        return Err(ApiError::new(StatusCode::CONFLICT, "not_retryable", "only failed or dead deliveries are resent"));
+    }
+    let now = state.workflow.now();
+    let update = otklik_core::store::PublicationUpdate {
+        state: PublicationState::Pending,
+        attempts: 0,
+        last_error: entry.publication.last_error.clone(),
+        next_attempt_at: Some(now),
+        external_id: None,
+        at: now,
+    };
+    store.finish_publication(id, &update).await?;
+    tracing::info!(publication = id, user = auth.user.id, "delivery resent by hand");
+    Ok(Json(store.outbox_entry(id).await?.ok_or_else(|| ApiError::not_found("outbox entry"))?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct RejectParams {
+    /// Only rejects older than this id (paging).
+    before: Option<Id>,
+    /// 1–500, default 50.
+    limit: Option<u32>,
+}
+
+/// Deliveries that were refused (forged, malformed, spam, unknown source), kept for inspection,
+/// newest first (administrators).
+#[utoipa::path(get, path = "/api/v1/intake-rejects", tag = "channels", params(RejectParams),
+    responses((status = 200, body = Vec<otklik_core::store::IntakeReject>), (status = 403, body = ErrorBody)))]
+async fn list_rejects(
+    State(state): State<AppState>,
+    auth: Auth,
+    QueryParams(p): QueryParams<RejectParams>,
+) -> ApiResult<Json<Vec<otklik_core::store::IntakeReject>>> {
+    auth.require_admin()?;
+    Ok(Json(state.workflow.store().rejects(p.before, p.limit.unwrap_or(50)).await?))
 }

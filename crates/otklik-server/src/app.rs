@@ -56,6 +56,8 @@ pub struct AppState {
     pub token_cache: Arc<crate::auth::TokenCache>,
     /// Per-address limits of the public pages.
     pub public_limiter: Arc<crate::form::PublicLimiter>,
+    /// The configured channel sources.
+    pub channels: Arc<crate::channels::Channels>,
 }
 
 impl AppState {
@@ -66,7 +68,14 @@ impl AppState {
             metrics,
             token_cache: Default::default(),
             public_limiter: Default::default(),
+            channels: Default::default(),
         }
+    }
+
+    /// The same state with these channel sources.
+    pub fn with_channels(mut self, channels: Arc<crate::channels::Channels>) -> Self {
+        self.channels = channels;
+        self
     }
 }
 
@@ -130,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(console))
         .merge(crate::open311::routes())
         .merge(crate::form::routes())
+        .merge(crate::channels::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(track))
         // Body limits act in the extractors, so an oversized body gets the JSON error shape.

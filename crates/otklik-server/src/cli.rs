@@ -201,6 +201,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(&c.config)?;
             let state = setup::state(&config, false).await?;
             crate::app::spawn_deadline_sweeper(state.workflow.clone(), std::time::Duration::from_secs(30));
+            crate::outbox::spawn_outbox(
+                state.workflow.clone(),
+                state.channels.clone(),
+                std::time::Duration::from_secs(5),
+            );
+            crate::channels::spawn_pollers(state.workflow.clone(), state.channels.clone());
             if let (Some(url), Some(secret)) =
                 (config.notifications.webhook_url.clone(), config.notifications.webhook_secret.clone())
             {

@@ -20,6 +20,9 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     #[serde(default)]
     pub open311: Open311Config,
+    /// Channel sources (VK communities, OK groups, Telegram bots): one `[[channels]]` table each.
+    #[serde(default)]
+    pub channels: Vec<otklik_channels::SourceConfig>,
 }
 
 #[derive(Clone, Default, Deserialize)]

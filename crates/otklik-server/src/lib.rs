@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -12,6 +13,7 @@ pub mod form;
 pub mod labels;
 pub mod nlp;
 pub mod open311;
+pub mod outbox;
 pub mod refdata;
 pub mod setup;
 pub mod webhook;

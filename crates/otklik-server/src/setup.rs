@@ -57,6 +57,8 @@ pub async fn state(config: &Config, demo: bool) -> anyhow::Result<AppState> {
     let store = open_store(&config.database.url, &reference).await?;
     let analyzer = crate::nlp::analyzer(config.analysis.model.as_deref(), &reference)?;
     let wf = workflow(store, Arc::new(SystemClock), Some(analyzer)).await?;
+    let channels =
+        crate::channels::Channels::build(&config.channels).map_err(|e| anyhow::anyhow!("[[channels]]: {e}"))?;
     Ok(AppState::new(
         wf,
         Settings {
@@ -70,7 +72,8 @@ pub async fn state(config: &Config, demo: bool) -> anyhow::Result<AppState> {
             },
         },
         crate::app::metrics_handle(),
-    ))
+    )
+    .with_channels(Arc::new(channels)))
 }
 
 /// A database URL with any password removed, fit for messages.

@@ -20,6 +20,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub workflow: Arc<Workflow>,
     pub store: Arc<dyn Store>,
+    pub channels: Arc<otklik_server::channels::Channels>,
     _dir: tempfile::TempDir,
 }
 
@@ -52,7 +53,21 @@ impl TestApp {
         Self::build(body_limit, false).await
     }
 
+    /// With these channel sources configured (usually fake platforms).
+    pub async fn start_with_channels(configs: &[otklik_channels::SourceConfig]) -> TestApp {
+        let channels = otklik_server::channels::Channels::build(configs).unwrap();
+        Self::build_with(64 * 1024, false, Arc::new(channels)).await
+    }
+
     async fn build(body_limit: usize, analysis: bool) -> TestApp {
+        Self::build_with(body_limit, analysis, Default::default()).await
+    }
+
+    async fn build_with(
+        body_limit: usize,
+        analysis: bool,
+        channels: Arc<otklik_server::channels::Channels>,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let reference = refdata::builtin().unwrap();
@@ -80,7 +95,8 @@ impl TestApp {
             workflow.clone(),
             Settings { secure_cookies: false, session_hours: 12, body_limit, demo: false, ..Default::default() },
             None,
-        );
+        )
+        .with_channels(channels.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(otklik_server::app::serve(listener, state));
@@ -90,6 +106,7 @@ impl TestApp {
             clock,
             workflow,
             store: store as Arc<dyn Store>,
+            channels,
             _dir: dir,
         }
     }
