@@ -1,5 +1,5 @@
 //! `otklik demo`: the full server on an embedded database with demo reference data and accounts,
-//! fed by simulated citizen messages that enter through the real HTTP intake.
+//! fed by simulated citizen messages that enter through the channels' real webhook endpoints.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,8 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use otklik_channels::testing::ok::OkFake;
+use otklik_channels::testing::telegram::TelegramFake;
+use otklik_channels::testing::vk::VkFake;
+use otklik_channels::{IntakeMode, SourceConfig, payloads};
 use otklik_core::Store;
-use otklik_core::model::{Grant, NewUser, Role};
+use otklik_core::model::{Channel, Grant, NewUser, Role, Source};
 use otklik_core::workflow::SystemClock;
 use rand::seq::IndexedRandom;
 use serde::Deserialize;
@@ -70,33 +74,8 @@ pub async fn run(addr: SocketAddr, data: &Path, interval: f64) -> anyhow::Result
     let reference = refdata::builtin()?;
     let store = setup::open_store(&url, &reference).await?;
     ensure_accounts(&*store).await?;
-    // The feed is a machine account whose fresh token is used for this run only.
-    let feed = match store.user_by_login("demo-feed").await? {
-        Some((u, _)) => u,
-        None => {
-            store
-                .create_user(
-                    &NewUser {
-                        login: "demo-feed".into(),
-                        display_name: "Демо-поток сообщений".into(),
-                        password_hash: None,
-                        grants: vec![Grant { role: Role::Admin, node: None }],
-                    },
-                    Utc::now(),
-                )
-                .await?
-        }
-    };
-    let secret = format!("otk_{}", auth::random_token());
-    store
-        .create_token(
-            feed.id,
-            "demo feed",
-            &auth::token_hash(&secret),
-            Utc::now(),
-            Some(Utc::now() + chrono::Duration::days(1)),
-        )
-        .await?;
+    let sandbox = start_sandbox(&store.sources().await?).await?;
+    let channels = Arc::new(crate::channels::Channels::build(&sandbox.configs)?);
     let analyzer = crate::nlp::analyzer(None, &reference)?;
     let wf = setup::workflow(store.clone(), Arc::new(SystemClock), Some(analyzer)).await?;
     let state = AppState::new(
@@ -109,13 +88,14 @@ pub async fn run(addr: SocketAddr, data: &Path, interval: f64) -> anyhow::Result
             open311: crate::app::Open311Settings { api_keys: vec!["demo".into()], jurisdiction_id: None },
         },
         crate::app::metrics_handle(),
-    );
+    )
+    .with_channels(channels.clone());
     crate::app::spawn_deadline_sweeper(state.workflow.clone(), Duration::from_secs(10));
+    crate::outbox::spawn_outbox(state.workflow.clone(), channels, Duration::from_secs(2));
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     print_banner(local, data);
-    let sources = store.sources().await?;
-    tokio::spawn(feed_messages(local, secret, interval, sources));
+    tokio::spawn(feed_messages(local, interval, sandbox.routes.clone()));
     crate::app::serve(listener, state).await?;
     store.close().await;
     Ok(())
@@ -130,42 +110,162 @@ fn print_banner(addr: SocketAddr, data: &Path) {
     for (login, name, role, node) in ACCOUNTS {
         let _ = writeln!(out, "  {login:<18} {role}{} — {name}", node.map(|n| format!(":{n}")).unwrap_or_default());
     }
-    let _ = writeln!(out, "Simulated citizen messages are arriving through POST /api/v1/messages. Stop with Ctrl-C.");
+    let _ = writeln!(out, "Web form for citizens: http://{addr}/form");
+    let _ = writeln!(out, "Open311 GeoReport v2: http://{addr}/open311/v2/discovery.json (api_key `demo`)");
+    let _ = writeln!(
+        out,
+        "Simulated citizens write to VK, OK and Telegram sandboxes; their deliveries arrive at /hooks/… and \
+         published answers go back through the same adapters. Stop with Ctrl-C."
+    );
     let _ = out.flush();
 }
 
-/// Posts simulated messages to the server's own intake endpoint, like a channel integration would.
-async fn feed_messages(addr: SocketAddr, secret: String, interval: f64, sources: Vec<otklik_core::model::Source>) {
+/// Local stand-ins for VK, Одноклассники and Telegram: the demo's sources are configured
+/// against them, so intake and publication run through the real adapters and HTTP.
+struct Sandbox {
+    configs: Vec<SourceConfig>,
+    /// Per source: how the simulated citizen reaches it.
+    routes: Vec<Route>,
+    _vk: Vec<VkFake>,
+    _ok: Vec<OkFake>,
+    _tg: Vec<TelegramFake>,
+}
+
+#[derive(Debug, Clone)]
+struct Route {
+    channel: Channel,
+    source: String,
+    name: String,
+    /// VK community id or OK group id.
+    group: String,
+    secret: String,
+}
+
+async fn start_sandbox(sources: &[Source]) -> anyhow::Result<Sandbox> {
+    let mut sb = Sandbox { configs: vec![], routes: vec![], _vk: vec![], _ok: vec![], _tg: vec![] };
+    for (i, s) in sources.iter().enumerate() {
+        let secret = auth::random_token();
+        let (config, group) = match s.channel {
+            Channel::Vk => {
+                let group = 200_001 + i as i64;
+                let fake = VkFake::start(group, &auth::random_token()).await?;
+                let c = fake.config(&s.key, &secret, IntakeMode::Webhook);
+                sb._vk.push(fake);
+                (c, group.to_string())
+            }
+            Channel::Ok => {
+                let group = (550_000 + i).to_string();
+                let fake = OkFake::start(&group, &auth::random_token(), "demo-app", &auth::random_token()).await?;
+                let c = fake.config(&s.key, &[]);
+                sb._ok.push(fake);
+                (c, group)
+            }
+            Channel::Telegram => {
+                let fake = TelegramFake::start(&format!("{}:{}", 700 + i, auth::random_token())).await?;
+                let c = fake.config(&s.key, &secret, IntakeMode::Webhook);
+                sb._tg.push(fake);
+                (c, String::new())
+            }
+            _ => continue,
+        };
+        sb.configs.push(config);
+        sb.routes.push(Route { channel: s.channel, source: s.key.clone(), name: s.name.clone(), group, secret });
+    }
+    Ok(sb)
+}
+
+/// The delivery a platform would make for a citizen writing `text` to `route`.
+fn platform_payload(route: &Route, n: i64, text: &str) -> (String, Option<String>) {
+    let author = rand::random_range(10_000..9_999_999i64);
+    match route.channel {
+        Channel::Vk => {
+            let group: i64 = route.group.parse().unwrap_or(1);
+            let body = if n % 4 == 0 {
+                payloads::vk::message_new(group, author, n, author, text, &route.secret)
+            } else {
+                payloads::vk::wall_reply_new(group, 1 + n % 40, n, author, text, &route.secret)
+            };
+            (body.to_string(), None)
+        }
+        Channel::Ok => {
+            let chat = format!("chat:C{author:X}");
+            let body = payloads::ok::message_created(
+                &route.group,
+                &chat,
+                &format!("user:U{author}"),
+                &format!("mid:{n}"),
+                text,
+            );
+            (body.to_string(), None)
+        }
+        _ => {
+            let body = if route.source.starts_with("chat") {
+                payloads::telegram::discussion_comment_update(
+                    n,
+                    -100_200_300,
+                    n,
+                    10 + n % 30,
+                    10 + n % 30,
+                    author,
+                    text,
+                )
+            } else {
+                payloads::telegram::message_update(n, author, n, author, text)
+            };
+            (body.to_string(), Some(route.secret.clone()))
+        }
+    }
+}
+
+/// Sends simulated citizens' messages to the server's own webhook endpoints, shaped as each
+/// platform delivers them, for as long as the demo runs.
+async fn feed_messages(addr: SocketAddr, interval: f64, routes: Vec<Route>) {
     let messages: Vec<DemoMessage> = MESSAGES.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let client = reqwest::Client::new();
-    let url = format!("http://{addr}/api/v1/messages");
-    let mut n: u64 = 0;
+    let fallback = |ch: Channel| routes.iter().find(|r| r.channel == ch && !r.source.starts_with("club-adm")).cloned();
+    let start = Utc::now().timestamp() % 1_000_000;
+    let mut n: i64 = 0;
     loop {
-        let (body, pause) = {
+        let (route, text, pause) = {
             let mut rng = rand::rng();
             let Some(m) = messages.choose(&mut rng) else { return };
-            // A page registered as a source is addressed by its key, as the channel would.
-            let source = sources
+            let channel = Channel::parse(&m.channel).filter(|c| *c != Channel::Web).unwrap_or(Channel::Telegram);
+            // A page registered as a source is addressed by its key, as the channel would;
+            // the others are communities and chats without a territory of their own.
+            let route = routes
                 .iter()
-                .find(|s| s.name == m.source && s.channel.as_str() == m.channel)
-                .map(|s| s.key.clone())
-                .unwrap_or_else(|| m.source.clone());
-            n += 1;
-            let body = serde_json::json!({
-                "channel": m.channel,
-                "source": source,
-                "external_id": format!("demo-{}-{n}", Utc::now().timestamp_millis()),
-                "author": {"id": format!("{}:{}", m.channel, rand::random_range(1000..99999)), "name": "Житель"},
-                "text": m.text,
-                "published_at": Utc::now(),
-            });
+                .find(|r| r.name == m.source && r.channel == channel)
+                .cloned()
+                .or_else(|| {
+                    if channel == Channel::Telegram {
+                        routes.iter().find(|r| r.source == "chat-city").cloned()
+                    } else {
+                        None
+                    }
+                })
+                .or_else(|| {
+                    if channel == Channel::Vk {
+                        routes.iter().find(|r| r.source == "club-communities").cloned()
+                    } else {
+                        None
+                    }
+                })
+                .or_else(|| fallback(channel));
             let pause = interval.max(0.05) * rand::random_range(0.3..1.7);
-            (body, pause)
+            (route, m.text.clone(), pause)
         };
-        match client.post(&url).bearer_auth(&secret).json(&body).send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => tracing::warn!(status = %r.status(), "demo message refused"),
-            Err(e) => tracing::warn!(error = %e, "demo feed cannot reach the server"),
+        n += 1;
+        if let Some(route) = route {
+            let (body, secret) = platform_payload(&route, start * 1000 + n, &text);
+            let mut req = client.post(format!("http://{addr}/hooks/{}/{}", route.channel, route.source)).body(body);
+            if let Some(s) = secret {
+                req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
+            }
+            match req.send().await {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => tracing::warn!(status = %r.status(), source = %route.source, "demo delivery refused"),
+                Err(e) => tracing::warn!(error = %e, "demo feed cannot reach the server"),
+            }
         }
         tokio::time::sleep(Duration::from_secs_f64(pause)).await;
     }

@@ -76,7 +76,7 @@ async fn serve_runs_from_a_configuration_without_demo_accounts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_prints_accounts_and_feeds_messages_through_intake() {
+async fn demo_prints_accounts_and_feeds_messages_through_the_channels() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_otklik"))
@@ -148,4 +148,30 @@ async fn demo_prints_accounts_and_feeds_messages_through_intake() {
         .await
         .unwrap();
     assert!(v["items"].as_array().unwrap().iter().any(|i| i["kind"].is_string()), "{v}");
+    // It arrives through the channels' webhooks, from sandboxes of the platforms, all healthy.
+    let channels: Value = client
+        .get(format!("{base}/api/v1/channels"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = channels.as_array().unwrap();
+    assert!(list.len() >= 8, "{channels}");
+    assert!(list.iter().all(|c| c["ok"] == true), "{channels}");
+    for ch in ["vk", "ok", "telegram"] {
+        assert!(list.iter().any(|c| c["channel"] == ch), "{ch}");
+    }
+    let rejects: Value = client
+        .get(format!("{base}/api/v1/intake-rejects"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rejects.as_array().unwrap().len(), 0, "every simulated delivery is taken: {rejects}");
 }
