@@ -230,14 +230,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::CheckConfig(c) => {
             let config = Config::load(&c.config)?;
             let reference = setup::reference_for(&config)?;
+            crate::channels::Channels::build(&config.channels).map_err(|e| anyhow::anyhow!("[[channels]]: {e}"))?;
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,
-                "configuration ok: {} territories, {} organisations, {} categories, {} sources",
+                "configuration ok: {} territories, {} organisations, {} categories, {} sources, {} channel sources",
                 reference.territories.len(),
                 reference.organisations.len(),
                 reference.categories.len(),
-                reference.sources.len()
+                reference.sources.len(),
+                config.channels.len()
             )?;
             Ok(())
         }

@@ -134,7 +134,17 @@ async fn post_resource(
                 Ok(Form(p)) => Params(p),
                 Err(e) => return Err(form_failure(format, &e)),
             };
-            create_request(&state, format, params).await
+            // What a refused request said, without its key, is kept for inspection.
+            let kept: Vec<(String, String)> = params.0.iter().filter(|(k, _)| k != "api_key").cloned().collect();
+            let outcome = create_request(&state, format, params).await;
+            if let Err(f) = &outcome
+                && f.status == StatusCode::BAD_REQUEST
+            {
+                let body = serde_json::to_vec(&kept).unwrap_or_default();
+                let reason = format!("malformed_payload: {}", f.description);
+                crate::channels::keep_reject(&state.workflow, Channel::Open311, "open311", reason, &body).await;
+            }
+            outcome
         }
         .await,
     )

@@ -330,6 +330,12 @@ async fn bad_posts_are_refused_and_store_nothing() {
     .await;
     assert_error(&r, 400, true);
     assert_eq!(app.incident_count().await, 0, "nothing was stored");
+    // Refused requests are kept for inspection, without their key.
+    let rejects = app.store.rejects(None, 500).await.unwrap();
+    assert!(!rejects.is_empty());
+    assert!(rejects.iter().all(|r| r.reject.channel == otklik_core::model::Channel::Open311));
+    assert!(rejects.iter().all(|r| r.reject.reason.starts_with("malformed_payload: ")));
+    assert!(rejects.iter().all(|r| !r.reject.body.contains("api_key")), "the key is never kept");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,17 @@ enum Cmd {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Deliveries per second through the channel webhooks (VK Callback API and Telegram Bot API
+    /// payloads, half each) into a fresh SQLite database.
+    Webhooks {
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Database URL; a fresh SQLite file in a temporary folder when absent.
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// Time to recompute the deadlines of N unfinished incidents (after a calendar change).
     Recompute {
         #[arg(long, default_value_t = 1_000_000)]
@@ -62,6 +73,10 @@ struct Server {
 }
 
 async fn start(url: Option<String>) -> anyhow::Result<Server> {
+    start_with(url, Default::default()).await
+}
+
+async fn start_with(url: Option<String>, channels: Arc<otklik_server::channels::Channels>) -> anyhow::Result<Server> {
     let (url, dir) = match url {
         Some(u) => (u, None),
         None => {
@@ -95,7 +110,8 @@ async fn start(url: Option<String>) -> anyhow::Result<Server> {
         wf,
         Settings { secure_cookies: false, session_hours: 1, body_limit: 1 << 20, demo: false, ..Default::default() },
         None,
-    );
+    )
+    .with_channels(channels);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(otklik_server::app::serve(listener, state));
@@ -156,6 +172,76 @@ async fn intake(messages: usize, concurrency: usize, database: Option<String>) -
     lat.sort();
     println!(
         "intake: {messages} messages, concurrency {concurrency}: {:.0} messages/s; latency p50 {:.2} ms, p99 {:.2} ms",
+        messages as f64 / secs,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99)
+    );
+    Ok(())
+}
+
+const VK_GROUP: i64 = 4242;
+const SECRET: &str = "bench-secret";
+
+async fn webhooks(messages: usize, concurrency: usize, database: Option<String>) -> anyhow::Result<()> {
+    use otklik_channels::{IntakeMode, Secret, SourceConfig, payloads};
+    let mut vk = SourceConfig::new(Channel::Vk, "club-adm-gryazi");
+    vk.group_id = Some(VK_GROUP.to_string());
+    vk.token = Some(Secret::new("unused"));
+    vk.secret = Some(Secret::new(SECRET));
+    vk.confirmation = Some("c0nf1rm".into());
+    vk.mode = IntakeMode::Webhook;
+    let mut tg = SourceConfig::new(Channel::Telegram, "bot-cur");
+    tg.token = Some(Secret::new("1:unused"));
+    tg.secret = Some(Secret::new(SECRET));
+    let channels = Arc::new(otklik_server::channels::Channels::build(&[vk, tg])?);
+    let server = start_with(database, channels).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Fresh ids each run, so a reused database sees new messages, not duplicates.
+    let run = (Utc::now().timestamp() % 100_000) * 10_000_000;
+    let started = Instant::now();
+    let mut tasks = vec![];
+    for _ in 0..concurrency {
+        let (client, base, next) = (client.clone(), server.base.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = vec![];
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= messages {
+                    return Ok::<_, anyhow::Error>(lat);
+                }
+                let n = run + i as i64;
+                let text = TEXTS[i % TEXTS.len()];
+                let req = if i % 2 == 0 {
+                    let body = payloads::vk::wall_reply_new(VK_GROUP, 1 + n % 50, n, 1000 + n % 5000, text, SECRET);
+                    client.post(format!("{base}/hooks/vk/club-adm-gryazi")).body(body.to_string())
+                } else {
+                    let body = payloads::telegram::message_update(n, 5000 + n % 5000, n, 5000 + n % 5000, text);
+                    client
+                        .post(format!("{base}/hooks/telegram/bot-cur"))
+                        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+                        .body(body.to_string())
+                };
+                let t = Instant::now();
+                let res = req.send().await?;
+                anyhow::ensure!(res.status().is_success(), "webhook answered {}", res.status());
+                lat.push(t.elapsed());
+            }
+        }));
+    }
+    let mut lat = vec![];
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort();
+    let stored = server
+        .store
+        .count_incidents(&Default::default(), &otklik_core::access::ScopeFilter { all: true, ..Default::default() })
+        .await?;
+    println!(
+        "webhooks: {messages} deliveries (VK and Telegram), concurrency {concurrency}: {:.0} requests/s; \
+         latency p50 {:.2} ms, p99 {:.2} ms; {stored} incidents stored",
         messages as f64 / secs,
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
@@ -310,6 +396,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Intake { messages, concurrency, database } => intake(messages, concurrency, database).await,
+        Cmd::Webhooks { messages, concurrency, database } => webhooks(messages, concurrency, database).await,
         Cmd::Queue { incidents, db, requests } => queue(incidents, db, requests).await,
         Cmd::Recompute { incidents, db } => recompute(incidents, db).await,
     }
