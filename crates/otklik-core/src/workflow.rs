@@ -1062,11 +1062,7 @@ impl Workflow {
                 if !(1..=5).contains(&score) {
                     return Err(DomainError::Validation("score must be from 1 to 5".into()));
                 }
-                extra_changes.push(FieldChange {
-                    field: "rating".into(),
-                    before: serde_json::Value::Null,
-                    after: serde_json::json!(score),
-                });
+                after.rating = Some(score);
                 note = Some(match comment.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
                     Some(c) => format!("{score}: {c}"),
                     None => score.to_string(),

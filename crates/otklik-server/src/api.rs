@@ -100,7 +100,7 @@ struct SessionInfo {
     expires_at: Option<DateTime<Utc>>,
 }
 
-fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
+pub(crate) fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
     format!(
         "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
@@ -111,41 +111,9 @@ fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = SessionInfo), (status = 401, body = ErrorBody)))]
 async fn login(State(state): State<AppState>, JsonBody(req): JsonBody<LoginRequest>) -> ApiResult<Response> {
-    let store = state.workflow.store().clone();
-    let found = store.user_by_login(&req.login).await?;
-    let bad = || ApiError::unauthorized("invalid_credentials", "wrong login or password");
-    let (user, hash) = match found {
-        Some((u, Some(h))) if u.active => (u, h),
-        _ => {
-            // Spend the same time as a real check so logins cannot be probed by timing.
-            let _ = tokio::task::spawn_blocking(|| auth::hash_password("timing-equaliser")).await;
-            return Err(bad());
-        }
-    };
-    let password = req.password.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|_| ApiError::internal())?;
-    if !ok {
-        tracing::info!(login = %req.login, "failed login");
-        return Err(bad());
-    }
-    let token = auth::random_token();
-    let now = state.workflow.now();
-    let expires_at = now + Duration::hours(i64::from(state.settings.session_hours));
-    let csrf = auth::random_token();
-    store
-        .create_session(&Session {
-            token_hash: auth::token_hash(&token),
-            user_id: user.id,
-            csrf_token: csrf.clone(),
-            created_at: now,
-            expires_at,
-        })
-        .await?;
-    tracing::info!(user = user.id, "login");
-    let cookie = session_cookie(&token, (expires_at - now).num_seconds(), state.settings.secure_cookies);
-    let body = SessionInfo { user, csrf_token: Some(csrf), expires_at: Some(expires_at) };
+    let opened = auth::open_session(&state, &req.login, &req.password).await?;
+    let cookie = session_cookie(&opened.token, opened.max_age_secs, state.settings.secure_cookies);
+    let body = SessionInfo { user: opened.user, csrf_token: Some(opened.csrf), expires_at: Some(opened.expires_at) };
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
@@ -250,45 +218,32 @@ async fn revise(
 
 // ---------------------------------------------------------------- incidents
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct ListParams {
+pub(crate) struct ListParams {
     /// Comma-separated statuses.
-    status: Option<String>,
+    pub status: Option<String>,
     /// A territory code (region, municipality or settlement).
-    territory: Option<String>,
+    pub territory: Option<String>,
     /// A category code; a direction or group matches everything below it.
-    category: Option<String>,
-    org: Option<String>,
-    channel: Option<Channel>,
-    kind: Option<Kind>,
-    urgent: Option<bool>,
-    overdue: Option<bool>,
-    sort: Option<SortKey>,
+    pub category: Option<String>,
+    pub org: Option<String>,
+    pub channel: Option<Channel>,
+    pub kind: Option<Kind>,
+    pub urgent: Option<bool>,
+    pub overdue: Option<bool>,
+    pub sort: Option<SortKey>,
     /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
     /// 1–500, default 50.
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// Also count all matching incidents.
-    count: Option<bool>,
+    pub count: Option<bool>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-struct IncidentList {
-    items: Vec<Incident>,
-    next_cursor: Option<String>,
-    total: Option<u64>,
-}
-
-/// The incidents in the caller's scope, filtered, sorted and paged by cursor.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(ListParams),
-    responses((status = 200, body = IncidentList), (status = 400, body = ErrorBody)))]
-async fn list_incidents(
-    State(state): State<AppState>,
-    auth: Auth,
-    QueryParams(p): QueryParams<ListParams>,
-) -> ApiResult<Json<IncidentList>> {
+/// The store query a list request asks for (shared by the API and the console).
+pub(crate) fn incident_query(state: &AppState, p: &ListParams) -> ApiResult<IncidentQuery> {
     let mut statuses = vec![];
     for s in p.status.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
         statuses.push(
@@ -306,7 +261,7 @@ async fn list_incidents(
         return Err(ApiError::bad_request("invalid_query", "limit must be between 1 and 500"));
     }
     let catalog = state.workflow.catalog();
-    let territory = match &p.territory {
+    let territory = match p.territory.as_deref().filter(|t| !t.is_empty()) {
         Some(t) => Some(
             catalog
                 .hierarchy
@@ -315,11 +270,11 @@ async fn list_incidents(
         ),
         None => None,
     };
-    let q = IncidentQuery {
+    Ok(IncidentQuery {
         statuses,
         territory,
-        category: p.category,
-        org: p.org,
+        category: p.category.clone().filter(|c| !c.is_empty()),
+        org: p.org.clone().filter(|o| !o.is_empty()),
         channel: p.channel,
         kind: p.kind,
         urgent: p.urgent,
@@ -328,7 +283,26 @@ async fn list_incidents(
         sort: p.sort.unwrap_or_default(),
         after,
         limit,
-    };
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct IncidentList {
+    items: Vec<Incident>,
+    next_cursor: Option<String>,
+    total: Option<u64>,
+}
+
+/// The incidents in the caller's scope, filtered, sorted and paged by cursor.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(ListParams),
+    responses((status = 200, body = IncidentList), (status = 400, body = ErrorBody)))]
+async fn list_incidents(
+    State(state): State<AppState>,
+    auth: Auth,
+    QueryParams(p): QueryParams<ListParams>,
+) -> ApiResult<Json<IncidentList>> {
+    let q = incident_query(&state, &p)?;
+    let catalog = state.workflow.catalog();
     let scope = auth.actor.scope(&catalog.hierarchy);
     let store = state.workflow.store();
     let page = store.list_incidents(&q, &scope).await?;

@@ -103,6 +103,55 @@ impl Auth {
     }
 }
 
+/// A session just opened by a correct login and password.
+#[derive(Debug)]
+pub struct OpenedSession {
+    pub user: User,
+    /// The cookie's value (only its hash is stored).
+    pub token: String,
+    pub csrf: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub max_age_secs: i64,
+}
+
+/// Checks a login and password and opens a console session. Wrong credentials take as long as
+/// right ones, so logins cannot be probed by timing.
+pub async fn open_session(state: &AppState, login: &str, password: &str) -> Result<OpenedSession, ApiError> {
+    let store = state.workflow.store().clone();
+    let found = store.user_by_login(login).await?;
+    let bad = || ApiError::unauthorized("invalid_credentials", "wrong login or password");
+    let (user, hash) = match found {
+        Some((u, Some(h))) if u.active => (u, h),
+        _ => {
+            let _ = tokio::task::spawn_blocking(|| hash_password("timing-equaliser")).await;
+            return Err(bad());
+        }
+    };
+    let password = password.to_string();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    if !ok {
+        tracing::info!(%login, "failed login");
+        return Err(bad());
+    }
+    let token = random_token();
+    let now = state.workflow.now();
+    let expires_at = now + chrono::Duration::hours(i64::from(state.settings.session_hours));
+    let csrf = random_token();
+    store
+        .create_session(&otklik_core::model::Session {
+            token_hash: token_hash(&token),
+            user_id: user.id,
+            csrf_token: csrf.clone(),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    tracing::info!(user = user.id, "login");
+    Ok(OpenedSession { user, token, csrf, expires_at, max_age_secs: (expires_at - now).num_seconds() })
+}
+
 pub fn actor_of(user: &User) -> Actor {
     Actor { user_id: Some(user.id), name: user.display_name.clone(), grants: user.grants.clone() }
 }

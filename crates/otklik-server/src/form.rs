@@ -558,12 +558,7 @@ async fn track_page(State(state): State<AppState>, Path((source, token)): Path<(
             photos: a.attachments.iter().filter(|x| x.kind == "photo").map(|x| x.url.clone()).collect(),
         })
         .collect();
-    let rating = d
-        .history
-        .iter()
-        .rev()
-        .find(|e| e.action == "rate")
-        .and_then(|e| e.changes.iter().find(|c| c.field == "rating").map(|c| c.after.to_string()));
+    let rating = i.rating.map(|r| r.to_string());
     let question = (i.status == Status::WaitingCitizen)
         .then(|| d.history.iter().rev().find(|e| e.action == "ask_citizen").and_then(|e| e.note.clone()))
         .flatten();
