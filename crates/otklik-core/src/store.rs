@@ -176,6 +176,8 @@ pub struct IncidentQuery {
     pub urgent: Option<bool>,
     /// Only (or never) incidents whose current deadline passed before `now`.
     pub overdue: Option<bool>,
+    /// Incidents whose summary contains this text (exact characters, case as written).
+    pub text: Option<String>,
     pub now: Option<DateTime<Utc>>,
     pub sort: SortKey,
     pub after: Option<Cursor>,

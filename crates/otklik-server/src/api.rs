@@ -233,6 +233,8 @@ pub(crate) struct ListParams {
     pub kind: Option<Kind>,
     pub urgent: Option<bool>,
     pub overdue: Option<bool>,
+    /// Text the summary contains.
+    pub q: Option<String>,
     pub sort: Option<SortKey>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -279,6 +281,7 @@ pub(crate) fn incident_query(state: &AppState, p: &ListParams) -> ApiResult<Inci
         kind: p.kind,
         urgent: p.urgent,
         overdue: p.overdue,
+        text: p.q.clone().map(|q| q.trim().chars().take(200).collect()).filter(|q: &String| !q.is_empty()),
         now: Some(state.workflow.now()),
         sort: p.sort.unwrap_or_default(),
         after,

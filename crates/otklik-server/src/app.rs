@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use otklik_core::workflow::Workflow;
@@ -112,10 +112,6 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-async fn console() -> Html<&'static str> {
-    Html(include_str!("console.html"))
-}
-
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
@@ -136,10 +132,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .route("/", get(console))
         .merge(crate::open311::routes())
         .merge(crate::form::routes())
         .merge(crate::channels::routes())
+        .merge(crate::console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(track))
         // Body limits act in the extractors, so an oversized body gets the JSON error shape.

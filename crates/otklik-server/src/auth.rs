@@ -166,6 +166,15 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state, true).await
+    }
+}
+
+/// Who sent a request: by API token or session cookie. With `check_csrf`, a state-changing request
+/// made with the cookie must carry the session's CSRF token in its header; callers that pass
+/// false check the token from the form themselves (`csrf_matches`).
+pub async fn authenticate(parts: &Parts, state: &AppState, check_csrf: bool) -> Result<Auth, ApiError> {
+    {
         let store = state.workflow.store();
         let now = state.workflow.now();
         let bearer = parts
@@ -199,7 +208,7 @@ impl FromRequestParts<AppState> for Auth {
                 return Err(ApiError::unauthorized("session_expired", "the session has ended; log in again"));
             }
             let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-            if !safe {
+            if !safe && check_csrf {
                 let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
                 if !constant_time_eq(sent.as_bytes(), s.csrf_token.as_bytes()) {
                     return Err(ApiError::new(
@@ -225,6 +234,14 @@ impl FromRequestParts<AppState> for Auth {
             state.token_cache.put(token_hash(token), auth.clone());
         }
         Ok(auth)
+    }
+}
+
+/// Whether a token sent in a form is the session's CSRF token.
+pub fn csrf_matches(auth: &Auth, sent: &str) -> bool {
+    match &auth.via {
+        Via::Session { csrf_token, .. } => constant_time_eq(sent.as_bytes(), csrf_token.as_bytes()),
+        Via::Token { .. } => false,
     }
 }
 

@@ -422,19 +422,12 @@ async fn submit(
     }
     let mut attachments = Vec::with_capacity(uploads.len());
     for u in uploads {
-        let Some((content_type, ext)) = sniff_image(&u.bytes) else { continue };
-        let name = format!("{}.{ext}", random_token());
-        let f = StoredFile { name: name.clone(), content_type: content_type.into(), bytes: u.bytes, created_at: now };
-        if let Err(e) = state.workflow.store().put_file(&f).await {
-            tracing::error!(error = %e, "cannot store an uploaded photo");
-            return message_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Сообщение не отправлено",
-                "Не удалось сохранить фотографию. Попробуйте ещё раз позже.",
-                None,
-            );
+        match store_photo(&state, u.bytes).await {
+            Ok(a) => attachments.push(a),
+            Err(e) => {
+                return message_page(StatusCode::SERVICE_UNAVAILABLE, "Сообщение не отправлено", &e, None);
+            }
         }
-        attachments.push(Attachment { kind: "photo".into(), url: format!("/files/{name}"), name: None });
     }
     let token = random_token();
     let mut text = v.text.trim().to_string();
@@ -480,6 +473,21 @@ async fn submit(
             render_form(&catalog, &v, vec![format!("Сообщение не принято: {e}")])
         }
     }
+}
+
+/// Stores an uploaded photo under a random name, after checking from its bytes that it is one.
+pub async fn store_photo(state: &AppState, bytes: Vec<u8>) -> Result<Attachment, String> {
+    let Some((content_type, ext)) = sniff_image(&bytes) else {
+        return Err("Фотографии принимаются в форматах JPEG, PNG или WebP.".into());
+    };
+    let name = format!("{}.{ext}", random_token());
+    let f =
+        StoredFile { name: name.clone(), content_type: content_type.into(), bytes, created_at: state.workflow.now() };
+    state.workflow.store().put_file(&f).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot store an uploaded photo");
+        "Не удалось сохранить фотографию.".to_string()
+    })?;
+    Ok(Attachment { kind: "photo".into(), url: format!("/files/{name}"), name: None })
 }
 
 /// The incident of a tracking link, if the link is genuine.

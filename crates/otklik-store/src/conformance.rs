@@ -295,6 +295,11 @@ pub async fn lists_filter_scope_and_paginate(s: &dyn Store) {
     assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 8);
     let q = IncidentQuery { statuses: vec![Status::Closed], ..base.clone() };
     assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 0);
+    let q = IncidentQuery { text: Some("no such words 100%_".into()), ..base.clone() };
+    assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 0, "LIKE wildcards in the text are literal");
+    let q = IncidentQuery { text: Some("ям".into()), ..base.clone() };
+    let everything = s.count_incidents(&IncidentQuery::default(), &all()).await.unwrap();
+    assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), everything, "every seed's summary is «яма»");
     let q = IncidentQuery { org: Some("nobody".into()), ..base.clone() };
     assert_eq!(s.count_incidents(&q, &all()).await.unwrap(), 0);
 }

@@ -371,6 +371,11 @@ impl SqlStore {
         if let Some(u) = q.urgent {
             sql.push(" AND urgent = ").bind(Bind::I(u as i64));
         }
+        if let Some(t) = q.text.as_deref().filter(|t| !t.is_empty()) {
+            let escaped: String =
+                t.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+            sql.push(" AND summary LIKE ").bind(Bind::S(format!("%{escaped}%"))).push(" ESCAPE '\\'");
+        }
         if let Some(overdue) = q.overdue {
             let now = ms(q.now.unwrap_or_else(Utc::now));
             if overdue {

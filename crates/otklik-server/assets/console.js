@@ -1,0 +1,83 @@
+// The console's behaviour beyond plain forms: the CSRF header for htmx, live updates by
+// server-sent events, keyboard navigation of the queue, saved views, and answer templates.
+(function () {
+  var csrf = document.body.getAttribute("data-csrf") || "";
+  document.body.addEventListener("htmx:configRequest", function (e) {
+    e.detail.headers["X-CSRF-Token"] = csrf;
+  });
+
+  // Live updates: the server says something changed; the queue and counters reload themselves.
+  if (window.EventSource && document.getElementById("rows")) {
+    var es = new EventSource("/events");
+    es.addEventListener("changed", function () {
+      document.body.dispatchEvent(new CustomEvent("otklik-changed", { bubbles: true }));
+    });
+  }
+
+  // Keyboard: j/k move through the queue, Enter opens, / focuses the search.
+  var selected = -1;
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll(".queue tbody tr")); }
+  function select(i) {
+    var r = rows();
+    if (!r.length) return;
+    selected = Math.max(0, Math.min(r.length - 1, i));
+    r.forEach(function (row, k) { row.classList.toggle("selected", k === selected); });
+    r[selected].focus();
+  }
+  document.addEventListener("keydown", function (e) {
+    var t = e.target;
+    var typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "j") { select(selected + 1); e.preventDefault(); }
+    else if (e.key === "k") { select(selected - 1); e.preventDefault(); }
+    else if (e.key === "Enter" && selected >= 0) {
+      var r = rows()[selected];
+      if (r) { window.location = r.getAttribute("data-href"); e.preventDefault(); }
+    } else if (e.key === "/") {
+      var q = document.getElementById("f-q");
+      if (q) { q.focus(); e.preventDefault(); }
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var row = e.target.closest && e.target.closest(".queue tbody tr");
+    if (row && !e.target.closest("a")) window.location = row.getAttribute("data-href");
+  });
+  document.body.addEventListener("htmx:afterSwap", function () { selected = -1; });
+
+  // Saved views: the filters' query under a name, kept in this browser.
+  var views = document.getElementById("views");
+  function drawViews() {
+    if (!views) return;
+    var saved = JSON.parse(localStorage.getItem("otklik.views") || "[]");
+    views.textContent = "";
+    saved.forEach(function (v) {
+      var a = document.createElement("a");
+      a.href = "/queue?" + v.query;
+      a.textContent = v.name;
+      views.appendChild(a);
+    });
+  }
+  var save = document.getElementById("save-view");
+  if (save) {
+    save.addEventListener("click", function () {
+      var name = window.prompt("Название вида");
+      if (!name) return;
+      var form = document.getElementById("filters");
+      var query = new URLSearchParams(new FormData(form)).toString();
+      var saved = JSON.parse(localStorage.getItem("otklik.views") || "[]");
+      saved.push({ name: name.slice(0, 60), query: query });
+      localStorage.setItem("otklik.views", JSON.stringify(saved.slice(-20)));
+      drawViews();
+    });
+  }
+  drawViews();
+
+  // Answer templates fill the editor.
+  var tpl = document.getElementById("template");
+  if (tpl) {
+    tpl.addEventListener("change", function () {
+      var target = document.getElementById(tpl.getAttribute("data-target"));
+      if (target && tpl.value) target.value = tpl.value;
+    });
+  }
+})();

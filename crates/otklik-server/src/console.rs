@@ -1,0 +1,1197 @@
+//! The operator console: server-rendered pages in Russian (askama, with htmx for partial updates
+//! and server-sent events for live changes) over the same workflow and scope as the JSON API.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{DateTime, Utc};
+use otklik_core::access::Actor;
+use otklik_core::model::{
+    AnswerKind, AnswerState, Attachment, Channel, Id, Incident, IncidentDetail, Kind, RejectReason, ReworkReason, Role,
+    TerritoryLevel,
+};
+use otklik_core::status::{Action, Status};
+use otklik_core::store::SortKey;
+use otklik_core::workflow::{Catalog, Command};
+use serde::Deserialize;
+
+use crate::api::ListParams;
+use crate::app::AppState;
+use crate::auth::{Auth, Via};
+use crate::labels;
+
+/// The console routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/queue") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/queue", get(queue_page))
+        .route("/queue/rows", get(queue_rows))
+        .route("/queue/counts", get(queue_counts))
+        .route("/review", get(review_page))
+        .route("/incidents/{id}", get(card_page))
+        .route("/incidents/{id}/act", post(act))
+        .route("/events", get(events))
+        .route("/assets/console.css", get(|| asset("text/css; charset=utf-8", include_str!("../assets/console.css"))))
+        .route(
+            "/assets/console.js",
+            get(|| asset("text/javascript; charset=utf-8", include_str!("../assets/console.js"))),
+        )
+        .route(
+            "/assets/vendor/htmx.min.js",
+            get(|| asset("text/javascript; charset=utf-8", include_str!("../assets/vendor/htmx.min.js"))),
+        )
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+/// A console page: HTML with a strict content policy (every asset from this server).
+fn page(status: StatusCode, html: Result<String, askama::Error>) -> Response {
+    let Ok(body) = html else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "template error").into_response();
+    };
+    let mut res = (status, Html(body)).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    res
+}
+
+/// The console's view of who is logged in; pages without a session go to the login page.
+struct Console {
+    auth: Auth,
+    csrf: String,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Console {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let next = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/queue".into());
+        let htmx = parts.headers.contains_key("hx-request");
+        // Console forms are plain HTML posts that carry the CSRF token as a field; the handlers
+        // check it (`csrf_matches`). htmx requests carry it as the header as well.
+        match crate::auth::authenticate(parts, state, false).await {
+            Ok(auth) => match &auth.via {
+                Via::Session { csrf_token, .. } => {
+                    let csrf = csrf_token.clone();
+                    Ok(Console { auth, csrf })
+                }
+                Via::Token { .. } => Err(StatusCode::FORBIDDEN.into_response()),
+            },
+            Err(e) if e.status == StatusCode::FORBIDDEN => Err(e.into_response()),
+            Err(_) if htmx => {
+                // htmx follows this header with a full page load of the login page.
+                let mut r = StatusCode::UNAUTHORIZED.into_response();
+                r.headers_mut().insert("hx-redirect", HeaderValue::from_static("/login"));
+                Err(r)
+            }
+            Err(_) => Err(Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response()),
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// What the layout needs: the user, the CSRF token for htmx, and which sections to show.
+struct Nav {
+    user: String,
+    csrf: String,
+    section: &'static str,
+    reviewer: bool,
+    admin: bool,
+}
+
+impl Console {
+    fn nav(&self, section: &'static str) -> Nav {
+        let roles = self.auth.actor.roles();
+        Nav {
+            user: self.auth.user.display_name.clone(),
+            csrf: self.csrf.clone(),
+            section,
+            reviewer: roles.iter().any(|r| matches!(r, Role::Admin | Role::RegionalCurator | Role::MunicipalOperator)),
+            admin: self.auth.actor.is_admin(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- login
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    error: Option<&'a str>,
+    next: &'a str,
+    login: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths are followed after login (no open redirect).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/queue",
+    }
+}
+
+async fn login_page(Query(q): Query<NextQuery>) -> Response {
+    page(StatusCode::OK, LoginPage { error: None, next: safe_next(q.next.as_deref()), login: "" }.render())
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    login: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
+    let next = safe_next(f.next.as_deref()).to_string();
+    match crate::auth::open_session(&state, f.login.trim(), &f.password).await {
+        Ok(s) => {
+            let cookie = crate::api::session_cookie(&s.token, s.max_age_secs, state.settings.secure_cookies);
+            let mut r = Redirect::to(&next).into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Err(e) => {
+            let msg = if e.status == StatusCode::UNAUTHORIZED {
+                "Неверный логин или пароль."
+            } else {
+                "Вход сейчас невозможен."
+            };
+            page(StatusCode::UNAUTHORIZED, LoginPage { error: Some(msg), next: &next, login: f.login.trim() }.render())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    // The form carries the token (the header is for htmx): check it against the session.
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|l| l.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(crate::auth::SESSION_COOKIE).and_then(|r| r.strip_prefix('=')))
+        .map(str::to_string);
+    if let Some(c) = cookie {
+        let hash = crate::auth::token_hash(&c);
+        let store = state.workflow.store();
+        if let Ok(Some(s)) = store.session(&hash).await
+            && s.csrf_token == f.csrf
+        {
+            let _ = store.delete_session(&hash).await;
+        }
+    }
+    let mut r = Redirect::to("/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&crate::api::session_cookie("", 0, state.settings.secure_cookies)) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+// ---------------------------------------------------------------- queue
+
+struct Choice {
+    code: String,
+    name: String,
+}
+
+/// The filters as typed (strings, so the form shows them back).
+#[derive(Debug, Default, Deserialize)]
+struct Filters {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    territory: String,
+    #[serde(default)]
+    org: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    due: String,
+    #[serde(default)]
+    urgent: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+const OPEN: &[Status] = &[
+    Status::New,
+    Status::Moderated,
+    Status::Assigned,
+    Status::InWork,
+    Status::Review,
+    Status::Rework,
+    Status::Approved,
+    Status::Deferred,
+    Status::WaitingCitizen,
+];
+
+impl Filters {
+    fn params(&self) -> ListParams {
+        let status = match self.status.as_str() {
+            "" => Some(OPEN.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")),
+            "all" => None,
+            s => Some(s.to_string()),
+        };
+        ListParams {
+            status,
+            territory: Some(self.territory.clone()),
+            category: Some(self.category.clone()),
+            org: Some(self.org.clone()),
+            channel: Channel::parse(&self.channel),
+            urgent: self.urgent.parse().ok(),
+            overdue: match self.due.as_str() {
+                "overdue" => Some(true),
+                "ontime" => Some(false),
+                _ => None,
+            },
+            q: Some(self.q.clone()),
+            sort: Some(match self.sort.as_str() {
+                "created_desc" => SortKey::CreatedDesc,
+                "updated_desc" => SortKey::UpdatedDesc,
+                _ => SortKey::DueAsc,
+            }),
+            cursor: Some(self.cursor.clone()).filter(|c| !c.is_empty()),
+            limit: Some(50),
+            ..Default::default()
+        }
+    }
+
+    /// The query string of these filters, for links (without the cursor).
+    fn query(&self) -> String {
+        let pairs = [
+            ("status", &self.status),
+            ("category", &self.category),
+            ("territory", &self.territory),
+            ("org", &self.org),
+            ("channel", &self.channel),
+            ("due", &self.due),
+            ("urgent", &self.urgent),
+            ("q", &self.q),
+            ("sort", &self.sort),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+struct Row {
+    id: Id,
+    summary: String,
+    status: &'static str,
+    status_code: &'static str,
+    channel: &'static str,
+    channel_name: &'static str,
+    category: String,
+    territory: String,
+    org: String,
+    due: String,
+    overdue: bool,
+    urgent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "queue_rows.html")]
+struct RowsPart {
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage<'a> {
+    nav: Nav,
+    f: &'a Filters,
+    query: String,
+    statuses: Vec<Choice>,
+    categories: Vec<Choice>,
+    territories: Vec<Choice>,
+    orgs: Vec<Choice>,
+    channels: Vec<Choice>,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::Vk => "ВК",
+        Channel::Ok => "ОК",
+        Channel::Telegram => "Telegram",
+        Channel::Web => "Форма",
+        Channel::Open311 => "Open311",
+        Channel::Email => "Почта",
+        Channel::Max => "MAX",
+        Channel::Api => "API",
+    }
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Complaint => "жалоба",
+        Kind::Question => "вопрос",
+        Kind::Suggestion => "предложение",
+        Kind::Gratitude => "благодарность",
+        Kind::Other => "не инцидент",
+    }
+}
+
+/// "через 3 ч 20 мин" / "просрочено на 2 д 4 ч".
+fn span_words(secs: i64) -> String {
+    let s = secs.abs();
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    let text = if d > 0 {
+        format!("{d} д {h} ч")
+    } else if h > 0 {
+        format!("{h} ч {m} мин")
+    } else {
+        format!("{m} мин")
+    };
+    if secs < 0 { format!("просрочено на {text}") } else { format!("через {text}") }
+}
+
+fn fmt_at(catalog: &Catalog, territory: Option<&str>, t: DateTime<Utc>) -> String {
+    t.with_timezone(&catalog.zone_of(territory)).format("%d.%m.%Y %H:%M").to_string()
+}
+
+fn row(catalog: &Catalog, i: &Incident, now: DateTime<Utc>) -> Row {
+    let place = i.territory.as_deref().or(i.municipality.as_deref());
+    let due = i.next_due();
+    Row {
+        id: i.id,
+        summary: i.summary.clone(),
+        status: labels::status(i.status),
+        status_code: i.status.as_str(),
+        channel: i.channel.as_str(),
+        channel_name: channel_name(i.channel),
+        category: i.category.as_deref().map(|c| category_name(catalog, c)).unwrap_or_default(),
+        territory: place.and_then(|t| catalog.hierarchy.territory(t)).map(|t| t.name.clone()).unwrap_or_default(),
+        org: i.org.as_deref().and_then(|o| catalog.hierarchy.org(o)).map(|o| o.name.clone()).unwrap_or_default(),
+        due: match due {
+            Some(d) if !i.status.is_terminal() => {
+                format!("{} ({})", fmt_at(catalog, place, d), span_words((d - now).num_seconds()))
+            }
+            _ => String::new(),
+        },
+        overdue: i.is_overdue(now),
+        urgent: i.urgent,
+    }
+}
+
+fn category_name(catalog: &Catalog, code: &str) -> String {
+    catalog.categories.get(code).map(|c| c.name.clone()).unwrap_or_else(|| code.to_string())
+}
+
+async fn load_rows(state: &AppState, c: &Console, f: &Filters) -> Result<(Vec<Row>, Option<String>), Response> {
+    let q = crate::api::incident_query(state, &f.params()).map_err(|e| (e.status, e.message).into_response())?;
+    let catalog = state.workflow.catalog();
+    let scope = c.auth.actor.scope(&catalog.hierarchy);
+    let page = state.workflow.store().list_incidents(&q, &scope).await.map_err(|e| {
+        tracing::error!(error = %e, "queue");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    })?;
+    let now = state.workflow.now();
+    let rows = page.items.iter().map(|i| row(&catalog, i, now)).collect();
+    let next = page.next.map(|n| {
+        let base = f.query();
+        let cursor = format!("cursor={}", urlencode(&n.encode()));
+        if base.is_empty() { cursor } else { format!("{base}&{cursor}") }
+    });
+    Ok((rows, next))
+}
+
+/// The territories and organisations a user can filter by: those of their scope.
+fn scope_choices(catalog: &Catalog, actor: &Actor) -> (Vec<Choice>, Vec<Choice>) {
+    let h = &catalog.hierarchy;
+    let mut territories: Vec<Choice> = h
+        .territory_codes()
+        .iter()
+        .filter_map(|c| h.territory(c))
+        .filter(|t| t.level != TerritoryLevel::Settlement)
+        .filter(|t| {
+            actor.is_admin()
+                || actor.grants.iter().any(|g| g.node.as_deref().is_some_and(|n| h.territory_within(&t.code, n)))
+        })
+        .map(|t| Choice {
+            code: t.code.clone(),
+            name: if t.level == TerritoryLevel::Region { t.name.clone() } else { format!("— {}", t.name) },
+        })
+        .collect();
+    territories.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut orgs: Vec<Choice> = Vec::new();
+    for t in h.territory_codes() {
+        if territories.iter().any(|c| c.code == t) || actor.is_admin() {
+            for o in h.orgs_at(&t) {
+                orgs.push(Choice { code: o.code.clone(), name: o.name.clone() });
+            }
+        }
+    }
+    for g in &actor.grants {
+        if let Some(o) = g.node.as_deref().and_then(|n| h.org(n))
+            && !orgs.iter().any(|c| c.code == o.code)
+        {
+            orgs.push(Choice { code: o.code.clone(), name: o.name.clone() });
+        }
+    }
+    orgs.sort_by(|a, b| a.name.cmp(&b.name));
+    (territories, orgs)
+}
+
+async fn queue_page(State(state): State<AppState>, c: Console, Query(f): Query<Filters>) -> Response {
+    let (rows, next) = match load_rows(&state, &c, &f).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let catalog = state.workflow.catalog();
+    let (territories, orgs) = scope_choices(&catalog, &c.auth.actor);
+    let mut categories: Vec<Choice> = catalog
+        .categories
+        .values()
+        .filter(|c| c.level() == 1)
+        .map(|c| Choice { code: c.code.clone(), name: c.name.clone() })
+        .collect();
+    categories.sort_by(|a, b| a.name.cmp(&b.name));
+    let statuses = Status::ALL
+        .iter()
+        .map(|s| Choice { code: s.as_str().to_string(), name: labels::status(*s).to_string() })
+        .collect();
+    let channels = [Channel::Vk, Channel::Ok, Channel::Telegram, Channel::Web, Channel::Open311, Channel::Api]
+        .iter()
+        .map(|c| Choice { code: c.as_str().to_string(), name: channel_name(*c).to_string() })
+        .collect();
+    let t = QueuePage {
+        nav: c.nav("queue"),
+        f: &f,
+        query: f.query(),
+        statuses,
+        categories,
+        territories,
+        orgs,
+        channels,
+        rows,
+        next,
+    };
+    page(StatusCode::OK, t.render())
+}
+
+async fn queue_rows(State(state): State<AppState>, c: Console, Query(f): Query<Filters>) -> Response {
+    match load_rows(&state, &c, &f).await {
+        Ok((rows, next)) => page(StatusCode::OK, RowsPart { rows, next }.render()),
+        Err(r) => r,
+    }
+}
+
+/// Counters of the queue: open, overdue, urgent, in review — each a link to its queue.
+async fn queue_counts(State(state): State<AppState>, c: Console, Query(f): Query<Filters>) -> Response {
+    let catalog = state.workflow.catalog();
+    let scope = c.auth.actor.scope(&catalog.hierarchy);
+    let store = state.workflow.store();
+    let base = Filters { status: String::new(), due: String::new(), urgent: String::new(), cursor: String::new(), ..f };
+    let variants: [(&str, Filters); 4] = [
+        ("Открыто", Filters { ..clone_filters(&base) }),
+        ("Просрочено", Filters { due: "overdue".into(), ..clone_filters(&base) }),
+        ("Срочных", Filters { urgent: "true".into(), ..clone_filters(&base) }),
+        ("На проверке", Filters { status: "review".into(), ..clone_filters(&base) }),
+    ];
+    let mut html = String::from("<ul class=\"counters\">");
+    for (label, v) in variants {
+        let Ok(q) = crate::api::incident_query(&state, &v.params()) else { continue };
+        let n = store.count_incidents(&q, &scope).await.unwrap_or(0);
+        html.push_str(&format!(
+            "<li><a href=\"/queue?{}\"><span class=\"n\">{n}</span> {label}</a></li>",
+            esc(&v.query())
+        ));
+    }
+    html.push_str("</ul>");
+    page(StatusCode::OK, Ok(html))
+}
+
+/// HTML-escapes text for the few fragments built without a template.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+fn clone_filters(f: &Filters) -> Filters {
+    Filters {
+        status: f.status.clone(),
+        category: f.category.clone(),
+        territory: f.territory.clone(),
+        org: f.org.clone(),
+        channel: f.channel.clone(),
+        due: f.due.clone(),
+        urgent: f.urgent.clone(),
+        q: f.q.clone(),
+        sort: f.sort.clone(),
+        cursor: String::new(),
+    }
+}
+
+// ---------------------------------------------------------------- live updates
+
+/// Server-sent events: `changed` whenever any incident changes (the page then reloads what it
+/// shows, within its own scope). Watches the newest change time, so every worker's writes count.
+async fn events(
+    State(state): State<AppState>,
+    _c: Console,
+) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+    let wf = state.workflow.clone();
+    let stream = async_stream(wf);
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+fn async_stream(
+    wf: std::sync::Arc<otklik_core::workflow::Workflow>,
+) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(4);
+    tokio::spawn(async move {
+        let mut last: Option<(DateTime<Utc>, Id)> = None;
+        let everything = otklik_core::access::ScopeFilter { all: true, ..Default::default() };
+        let q = otklik_core::store::IncidentQuery { sort: SortKey::UpdatedDesc, limit: 1, ..Default::default() };
+        loop {
+            if let Ok(p) = wf.store().list_incidents(&q, &everything).await {
+                let newest = p.items.first().map(|i| (i.updated_at, i.id));
+                if last.is_some()
+                    && newest != last
+                    && tx.send(Ok(Event::default().event("changed").data("1"))).await.is_err()
+                {
+                    return;
+                }
+                last = newest;
+            }
+            if tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    tokio_stream_from(rx)
+}
+
+/// A stream over a channel receiver.
+fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+// ---------------------------------------------------------------- the incident card
+
+struct MessageView {
+    channel: &'static str,
+    source: String,
+    author: String,
+    at: String,
+    url: Option<String>,
+    text: String,
+    photos: Vec<String>,
+    links: Vec<(String, String)>,
+    revisions: Vec<(String, String)>,
+    thread: Option<String>,
+}
+
+struct AnswerView {
+    kind: &'static str,
+    state: &'static str,
+    text: String,
+    note: Option<String>,
+    photos: Vec<String>,
+    deliveries: Vec<(String, String, Option<String>)>,
+}
+
+struct EventView {
+    at: String,
+    actor: String,
+    action: String,
+    note: Option<String>,
+    changes: String,
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct CardPage {
+    nav: Nav,
+    id: Id,
+    version: i64,
+    status: &'static str,
+    status_code: &'static str,
+    urgent: bool,
+    kind: String,
+    category: String,
+    territory: String,
+    confidence: String,
+    sentiment: String,
+    org: String,
+    suggested: String,
+    route_note: String,
+    due: String,
+    due_left: String,
+    overdue: bool,
+    tags: String,
+    messages: Vec<MessageView>,
+    answers: Vec<AnswerView>,
+    history: Vec<EventView>,
+    actions: Vec<&'static str>,
+    orgs: Vec<Choice>,
+    kinds: Vec<Choice>,
+    topics: Vec<Choice>,
+    territories: Vec<Choice>,
+    rework_reasons: Vec<Choice>,
+    reject_reasons: Vec<Choice>,
+    templates: Vec<(String, String)>,
+    draft: String,
+    draft_kind: String,
+    error: Option<String>,
+}
+
+impl CardPage {
+    fn button(&self, a: impl AsRef<str>) -> &'static str {
+        action_button(a.as_ref())
+    }
+}
+
+fn action_label(a: &str) -> String {
+    match a {
+        "intake" => "Получено".into(),
+        "moderate" => "Проверено".into(),
+        "assign" => "Назначено".into(),
+        "take" => "Взято в работу".into(),
+        "redirect" => "Переадресовано".into(),
+        "draft_answer" => "Черновик ответа".into(),
+        "submit_for_review" => "Отправлено на проверку".into(),
+        "approve" => "Ответ согласован".into(),
+        "return_for_rework" => "Возвращено на доработку".into(),
+        "publish_intermediate" => "Опубликован промежуточный ответ".into(),
+        "publish_final" => "Опубликован ответ".into(),
+        "close" => "Закрыто".into(),
+        "reopen" => "Возобновлено".into(),
+        "reject" => "Отклонено".into(),
+        "defer" => "Отложено".into(),
+        "resume" => "Возобновлена работа".into(),
+        "tag" => "Метки".into(),
+        "ask_citizen" => "Вопрос заявителю".into(),
+        "auto_close" => "Закрыто автоматически".into(),
+        "rate" => "Оценка заявителя".into(),
+        "deadline_warning" => "Срок подходит".into(),
+        "deadline_breach" => "Срок нарушен".into(),
+        "escalate" => "Эскалация".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// The label of an action's button.
+pub fn action_button(a: &str) -> &'static str {
+    match a {
+        "assign" => "Назначить",
+        "take" => "Взять в работу",
+        "redirect" => "Переадресовать",
+        "submit_for_review" => "Отправить на проверку",
+        "approve" => "Согласовать ответ",
+        "return_for_rework" => "Вернуть на доработку",
+        "publish" => "Опубликовать ответ",
+        "close" => "Закрыть",
+        "reopen" => "Возобновить",
+        "reject" => "Отклонить",
+        "defer" => "Отложить",
+        "resume" => "Продолжить работу",
+        "ask_citizen" => "Задать вопрос заявителю",
+        _ => "Выполнить",
+    }
+}
+
+fn rework_reason_name(r: ReworkReason) -> &'static str {
+    match r {
+        ReworkReason::Formal => "Формальный ответ",
+        ReworkReason::NoDeadline => "Не указан срок",
+        ReworkReason::NoProof => "Нет подтверждения (фото)",
+        ReworkReason::LegalReferences => "Ссылки на нормы вместо ответа",
+        ReworkReason::Contradictory => "Противоречивый ответ",
+        ReworkReason::Other => "Другое (с комментарием)",
+    }
+}
+
+fn reject_reason_name(r: RejectReason) -> &'static str {
+    match r {
+        RejectReason::NotIncident => "Не инцидент",
+        RejectReason::Spam => "Спам",
+        RejectReason::Obscene => "Нецензурное",
+        RejectReason::NotCompetent => "Не в компетенции",
+        RejectReason::Duplicate => "Дубликат",
+        RejectReason::Other => "Другое",
+    }
+}
+
+/// Answer templates; `{номер}`, `{организация}`, `{срок}` and `{адрес}` are filled in the editor.
+const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "Принято в работу",
+        "Здравствуйте! Ваше обращение № {номер} принято в работу организацией «{организация}». Ответ будет дан до {срок}.",
+    ),
+    (
+        "Работы запланированы",
+        "Здравствуйте! По вашему обращению № {номер}: работы запланированы, ориентировочный срок — {срок}. Благодарим за сигнал.",
+    ),
+    (
+        "Работы выполнены",
+        "Здравствуйте! По вашему обращению № {номер} работы выполнены. Фотография результата приложена. Спасибо за неравнодушие!",
+    ),
+    (
+        "Уточнение",
+        "Здравствуйте! Чтобы решить вопрос по обращению № {номер}, уточните, пожалуйста, точный адрес: {адрес}.",
+    ),
+];
+
+async fn card(state: &AppState, c: &Console, id: Id, error: Option<String>) -> Response {
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let inc = match state.workflow.visible_incident(&c.auth.actor, id).await {
+        Ok(i) => i,
+        Err(_) => return not_found(c),
+    };
+    let Ok(Some(d)) = state.workflow.store().incident_detail(id).await else {
+        return not_found(c);
+    };
+    // Cards show citizens' personal data: every read is logged.
+    tracing::info!(target: "otklik::audit", user = c.auth.user.id, incident = id, "incident card read (console)");
+    let catalog = state.workflow.catalog();
+    let allowed = state.workflow.allowed_actions(&c.auth.actor, &inc);
+    page(status, card_view(state, c, &catalog, d, &allowed, error).render())
+}
+
+fn not_found(c: &Console) -> Response {
+    let t = NotFound { nav: c.nav("queue") };
+    page(StatusCode::NOT_FOUND, t.render())
+}
+
+#[derive(Template)]
+#[template(path = "console_not_found.html")]
+struct NotFound {
+    nav: Nav,
+}
+
+fn card_view(
+    state: &AppState,
+    c: &Console,
+    catalog: &Catalog,
+    d: IncidentDetail,
+    allowed: &[Action],
+    error: Option<String>,
+) -> CardPage {
+    let i = &d.incident;
+    let place = i.territory.as_deref().or(i.municipality.as_deref());
+    let at = |t: DateTime<Utc>| fmt_at(catalog, place, t);
+    let now = state.workflow.now();
+    let due = i.next_due();
+    let due_left = match due {
+        Some(d) if !i.status.is_terminal() => {
+            let clock = catalog.clockwork(place, i.org.as_deref());
+            let secs = if d >= now { clock.working_seconds(now, d) } else { -clock.working_seconds(d, now) };
+            format!("{} рабочего времени", span_words(secs))
+        }
+        _ => String::new(),
+    };
+    let org_name = |o: &str| catalog.hierarchy.org(o).map(|o| o.name.clone()).unwrap_or_else(|| o.to_string());
+    let source_name = |ch: Channel, key: &str| {
+        catalog.sources.get(&(ch, key.to_string())).map(|s| s.name.clone()).unwrap_or_else(|| key.to_string())
+    };
+    let messages = d
+        .messages
+        .iter()
+        .map(|m| MessageView {
+            channel: channel_name(m.body.channel),
+            source: source_name(m.body.channel, &m.body.source),
+            author: m.body.author.name.clone().unwrap_or_else(|| m.body.author.id.clone()),
+            at: at(m.body.published_at),
+            // Only web links are offered (never javascript: or data:).
+            url: m.body.url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+            text: m.body.text.clone(),
+            photos: m
+                .body
+                .attachments
+                .iter()
+                .filter(|a| a.kind == "photo" && a.url.starts_with("/files/"))
+                .map(|a| a.url.clone())
+                .collect(),
+            links: m
+                .body
+                .attachments
+                .iter()
+                .filter(|a| !(a.kind == "photo" && a.url.starts_with("/files/")))
+                .filter(|a| a.url.starts_with("https://") || a.url.starts_with("http://"))
+                .map(|a| (a.kind.clone(), a.url.clone()))
+                .collect(),
+            revisions: m
+                .revisions
+                .iter()
+                .map(|r| {
+                    let what = match r.kind {
+                        otklik_core::model::RevisionKind::Edit => "изменено",
+                        otklik_core::model::RevisionKind::Delete => "удалено автором",
+                    };
+                    (format!("{} {what}", at(r.at)), r.text.clone().unwrap_or_default())
+                })
+                .collect(),
+            thread: m.body.thread_id.clone(),
+        })
+        .collect();
+    let open_draft = d.answers.iter().rev().find(|a| matches!(a.state, AnswerState::Draft | AnswerState::Returned));
+    let answers = d
+        .answers
+        .iter()
+        .map(|a| AnswerView {
+            kind: if a.kind == AnswerKind::Intermediate {
+                "Промежуточный"
+            } else {
+                "Окончательный"
+            },
+            state: match a.state {
+                AnswerState::Draft => "черновик",
+                AnswerState::Review => "на проверке",
+                AnswerState::Returned => "возвращён на доработку",
+                AnswerState::Approved => "согласован",
+                AnswerState::Published => "опубликован",
+            },
+            text: a.text.clone(),
+            note: a.return_reason.map(|r| {
+                format!(
+                    "{}{}",
+                    rework_reason_name(r),
+                    a.return_comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+                )
+            }),
+            photos: a.attachments.iter().filter(|x| x.kind == "photo").map(|x| x.url.clone()).collect(),
+            deliveries: a
+                .publications
+                .iter()
+                .map(|p| {
+                    let state = match p.state {
+                        otklik_core::model::PublicationState::Pending => "ожидает отправки",
+                        otklik_core::model::PublicationState::Sent => "отправлен",
+                        otklik_core::model::PublicationState::Failed => "повтор после ошибки",
+                        otklik_core::model::PublicationState::Dead => "не доставлен",
+                    };
+                    (channel_name(p.channel).to_string(), state.to_string(), p.last_error.clone())
+                })
+                .collect(),
+        })
+        .collect();
+    let history = d
+        .history
+        .iter()
+        .map(|e| EventView {
+            at: at(e.at),
+            actor: e.actor.clone(),
+            action: action_label(&e.action),
+            note: e.note.clone(),
+            changes: e
+                .changes
+                .iter()
+                .filter(|ch| !ch.field.ends_with("_at") && ch.field != "version" && !ch.field.starts_with("next_"))
+                .map(|ch| format!("{}: {} → {}", ch.field, short(&ch.before), short(&ch.after)))
+                .collect::<Vec<_>>()
+                .join("; "),
+        })
+        .collect();
+    // Any organisation may be chosen for routing; the workflow checks the move itself.
+    let (territories, orgs) = scope_choices(catalog, &Actor::system());
+    let mut topics: Vec<Choice> = catalog
+        .categories
+        .values()
+        .map(|c| Choice { code: c.code.clone(), name: format!("{}{}", "  ".repeat(c.level() - 1), c.name) })
+        .collect();
+    topics.sort_by(|a, b| a.code.cmp(&b.code));
+    let conf = i.confidence.map(|c| {
+        format!(
+            "вид {:.0} %, направление {:.0} %, территория {:.0} %",
+            c.kind * 100.0,
+            c.category * 100.0,
+            c.territory * 100.0
+        )
+    });
+    let deadline_text = due.map(at).unwrap_or_default();
+    let templates = TEMPLATES
+        .iter()
+        .map(|(name, text)| {
+            let filled = text
+                .replace("{номер}", &i.id.to_string())
+                .replace("{организация}", &i.org.as_deref().map(org_name).unwrap_or_default())
+                .replace("{срок}", &deadline_text)
+                .replace("{адрес}", "…");
+            (name.to_string(), filled)
+        })
+        .collect();
+    CardPage {
+        nav: c.nav("queue"),
+        id: i.id,
+        version: i.version,
+        status: labels::status(i.status),
+        status_code: i.status.as_str(),
+        urgent: i.urgent,
+        kind: i.kind.map(kind_name).unwrap_or("—").to_string(),
+        category: i.category.as_deref().map(|x| category_name(catalog, x)).unwrap_or_else(|| "—".into()),
+        territory: place
+            .and_then(|t| catalog.hierarchy.territory(t))
+            .map(|t| t.full_name.clone())
+            .unwrap_or_else(|| "—".into()),
+        confidence: conf.unwrap_or_default(),
+        sentiment: match i.sentiment {
+            Some(otklik_core::model::Sentiment::Negative) => "негативная",
+            Some(otklik_core::model::Sentiment::Positive) => "позитивная",
+            Some(otklik_core::model::Sentiment::Neutral) => "нейтральная",
+            None => "—",
+        }
+        .to_string(),
+        org: i.org.as_deref().map(org_name).unwrap_or_else(|| "не назначен".into()),
+        suggested: i.suggested_org.as_deref().map(org_name).unwrap_or_default(),
+        route_note: i.route_note.clone().unwrap_or_default(),
+        due: deadline_text,
+        due_left,
+        overdue: i.is_overdue(now),
+        tags: i.tags.join(", "),
+        messages,
+        answers,
+        history,
+        // The two publications are one button: the answer's kind decides which it is.
+        actions: {
+            let mut v: Vec<&'static str> = allowed
+                .iter()
+                .map(|a| match a {
+                    Action::PublishIntermediate | Action::PublishFinal => "publish",
+                    other => other.as_str(),
+                })
+                .collect();
+            v.dedup();
+            v
+        },
+        orgs,
+        kinds: [Kind::Complaint, Kind::Question, Kind::Suggestion, Kind::Gratitude, Kind::Other]
+            .iter()
+            .map(|k| Choice { code: k.as_str().to_string(), name: kind_name(*k).to_string() })
+            .collect(),
+        topics,
+        territories,
+        rework_reasons: ReworkReason::ALL
+            .iter()
+            .map(|r| Choice { code: r.as_str().to_string(), name: rework_reason_name(*r).to_string() })
+            .collect(),
+        reject_reasons: RejectReason::ALL
+            .iter()
+            .map(|r| Choice { code: r.as_str().to_string(), name: reject_reason_name(*r).to_string() })
+            .collect(),
+        templates,
+        draft: open_draft.map(|a| a.text.clone()).unwrap_or_default(),
+        draft_kind: open_draft.map(|a| a.kind.as_str().to_string()).unwrap_or_else(|| "final".into()),
+        error,
+    }
+}
+
+fn short(v: &serde_json::Value) -> String {
+    let s = match v {
+        serde_json::Value::Null => "—".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+}
+
+async fn card_page(State(state): State<AppState>, c: Console, Path(id): Path<Id>) -> Response {
+    card(&state, &c, id, None).await
+}
+
+/// Reads an action form (multipart, as it may carry photos) into a command.
+async fn read_action(state: &AppState, auth: &Auth, mut mp: Multipart) -> Result<(Command, Option<i64>), String> {
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let mut photos: Vec<Attachment> = Vec::new();
+    while let Some(field) = mp.next_field().await.map_err(|e| e.body_text())? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "photos" {
+            if field.file_name().is_none_or(str::is_empty) {
+                let _ = field.bytes().await;
+                continue;
+            }
+            let bytes = field.bytes().await.map_err(|e| e.body_text())?;
+            if bytes.is_empty() {
+                continue;
+            }
+            if bytes.len() > crate::form::MAX_PHOTO_BYTES {
+                return Err("Фотография больше 5 МБ.".into());
+            }
+            photos.push(crate::form::store_photo(state, bytes.to_vec()).await?);
+            continue;
+        }
+        fields.insert(name, field.text().await.map_err(|e| e.body_text())?);
+    }
+    if !crate::auth::csrf_matches(auth, fields.get("_csrf").map(String::as_str).unwrap_or("")) {
+        return Err("Форма устарела: обновите страницу и повторите.".into());
+    }
+    let get = |k: &str| fields.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let text = |k: &str| get(k).ok_or_else(|| format!("Заполните поле «{k}»."));
+    let version = get("version").and_then(|v| v.parse().ok());
+    let action = get("action").unwrap_or_default();
+    let cmd = match action.as_str() {
+        "moderate" => Command::Moderate {
+            kind: get("kind").and_then(|k| Kind::parse(&k)),
+            category: get("category"),
+            territory: get("territory"),
+            urgent: Some(fields.contains_key("urgent")),
+            note: get("note"),
+        },
+        "assign" => Command::Assign { org: get("org"), note: get("note") },
+        "take" => Command::Take { note: get("note") },
+        "redirect" => Command::Redirect { org: text("org")?, reason: text("reason")? },
+        "draft_answer" => Command::DraftAnswer {
+            kind: get("kind").and_then(|k| AnswerKind::parse(&k)).unwrap_or(AnswerKind::Final),
+            text: text("text")?,
+            attachments: photos,
+        },
+        "submit_for_review" => Command::SubmitForReview { note: get("note") },
+        "approve" => Command::Approve { note: get("note") },
+        "return_for_rework" => Command::ReturnForRework {
+            reason: get("reason").and_then(|r| ReworkReason::parse(&r)).ok_or("Выберите причину возврата.")?,
+            comment: get("comment"),
+        },
+        "publish" => Command::Publish { note: get("note") },
+        "close" => Command::Close { note: get("note") },
+        "reopen" => Command::Reopen { reason: text("reason")? },
+        "reject" => Command::Reject {
+            reason: get("reason").and_then(|r| RejectReason::parse(&r)).ok_or("Выберите причину отклонения.")?,
+            comment: get("comment"),
+        },
+        "defer" => Command::Defer { reason: text("reason")? },
+        "resume" => Command::Resume { note: get("note") },
+        "ask_citizen" => Command::AskCitizen { question: text("question")? },
+        "tag" => {
+            Command::Tag { tags: get("tags").unwrap_or_default().split(',').map(|t| t.trim().to_string()).collect() }
+        }
+        _ => return Err("Неизвестное действие.".into()),
+    };
+    Ok((cmd, version))
+}
+
+/// Runs one action from the card and shows the card again (with the error, if refused).
+async fn act(State(state): State<AppState>, c: Console, Path(id): Path<Id>, mp: Multipart) -> Response {
+    let (cmd, version) = match read_action(&state, &c.auth, mp).await {
+        Ok(x) => x,
+        Err(e) => return card(&state, &c, id, Some(e)).await,
+    };
+    match state.workflow.execute(&c.auth.actor, id, version, cmd).await {
+        Ok(_) => Redirect::to(&format!("/incidents/{id}")).into_response(),
+        Err(e) => {
+            let msg = match &e {
+                otklik_core::DomainError::Concurrent => {
+                    "Обращение изменил кто-то другой: обновлены свежие данные, повторите действие.".to_string()
+                }
+                otklik_core::DomainError::InvalidTransition { .. } | otklik_core::DomainError::ForbiddenAction(_) => {
+                    "Это действие сейчас недоступно.".to_string()
+                }
+                otklik_core::DomainError::Validation(m) => format!("Проверьте данные: {m}"),
+                other => {
+                    tracing::warn!(error = %other, "console action refused");
+                    "Не удалось выполнить действие.".to_string()
+                }
+            };
+            card(&state, &c, id, Some(msg)).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------- review queue
+
+struct ReviewItem {
+    id: Id,
+    summary: String,
+    org: String,
+    kind: &'static str,
+    text: String,
+    version: i64,
+}
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage {
+    nav: Nav,
+    items: Vec<ReviewItem>,
+    reasons: Vec<Choice>,
+}
+
+async fn review_page(State(state): State<AppState>, c: Console) -> Response {
+    let catalog = state.workflow.catalog();
+    let scope = c.auth.actor.scope(&catalog.hierarchy);
+    let q = otklik_core::store::IncidentQuery {
+        statuses: vec![Status::Review],
+        sort: SortKey::DueAsc,
+        limit: 100,
+        ..Default::default()
+    };
+    let store = state.workflow.store();
+    let page_items = match store.list_incidents(&q, &scope).await {
+        Ok(p) => p.items,
+        Err(e) => {
+            tracing::error!(error = %e, "review queue");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut items = Vec::new();
+    for i in page_items {
+        let answers = store.answers(i.id).await.unwrap_or_default();
+        let Some(a) = answers.iter().rev().find(|a| a.state == AnswerState::Review) else { continue };
+        items.push(ReviewItem {
+            id: i.id,
+            summary: i.summary.clone(),
+            org: i.org.as_deref().and_then(|o| catalog.hierarchy.org(o)).map(|o| o.name.clone()).unwrap_or_default(),
+            kind: if a.kind == AnswerKind::Intermediate {
+                "Промежуточный ответ"
+            } else {
+                "Окончательный ответ"
+            },
+            text: a.text.clone(),
+            version: i.version,
+        });
+    }
+    let reasons = ReworkReason::ALL
+        .iter()
+        .map(|r| Choice { code: r.as_str().to_string(), name: rework_reason_name(*r).to_string() })
+        .collect();
+    page(StatusCode::OK, ReviewPage { nav: c.nav("review"), items, reasons }.render())
+}

@@ -1,0 +1,212 @@
+//! The operator console over real HTTP (without a browser): login and logout, the scoped queue
+//! with filters and counters, the card with its actions guarded by the CSRF token, the review
+//! queue, and hostile citizen text shown inert.
+
+mod common;
+
+use common::{PASSWORD, TestApp, message};
+use reqwest::multipart::Form;
+use reqwest::{Client, StatusCode, redirect};
+use serde_json::json;
+
+struct Browser {
+    client: Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        let client = Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().unwrap();
+        Browser { client, base: app.base.clone() }
+    }
+
+    async fn login(app: &TestApp, login: &str) -> Browser {
+        let b = Browser::new(app);
+        let res = b
+            .client
+            .post(format!("{}/login", b.base))
+            .form(&[("login", login), ("password", PASSWORD), ("next", "/queue")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login} logs in");
+        assert_eq!(res.headers()["location"], "/queue");
+        b
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let res = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    /// The CSRF token the page carries for its forms.
+    fn csrf(page: &str) -> String {
+        let at = page.find("data-csrf=\"").expect("the layout carries the token") + 11;
+        page[at..].split('"').next().unwrap().to_string()
+    }
+
+    async fn act(&self, id: i64, csrf: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let mut form = Form::new().text("_csrf", csrf.to_string());
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let res = self.client.post(format!("{}/incidents/{id}/act", self.base)).multipart(form).send().await.unwrap();
+        let status = res.status();
+        (status, res.text().await.unwrap())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_is_required_and_wrong_passwords_are_refused() {
+    let app = TestApp::start().await;
+    let b = Browser::new(&app);
+    let (s, _) = b.get("/queue?status=new").await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let res = b.client.get(format!("{}/queue?status=new", b.base)).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/login?next=%2Fqueue%3Fstatus%3Dnew");
+    let (s, page) = b.get("/login?next=//evil.example").await;
+    assert_eq!(s, 200);
+    assert!(page.contains(r#"name="next" value="/queue""#), "no open redirect");
+    assert!(page.contains(r#"<label for="login">Логин</label>"#));
+    let res = b
+        .client
+        .post(format!("{}/login", b.base))
+        .form(&[("login", "admin"), ("password", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.text().await.unwrap().contains("Неверный логин или пароль"));
+
+    let b = Browser::login(&app, "operator-gryazi").await;
+    let (s, page) = b.get("/queue").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("Очередь обращений"));
+    assert!(page.contains("User operator-gryazi"));
+    assert!(page.contains(r#"href="/review""#), "control centres review answers");
+    assert!(!page.contains(r#"href="/admin""#), "only administrators administer");
+    let csrf = Browser::csrf(&page);
+    let res = b.client.post(format!("{}/logout", b.base)).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(b.get("/queue").await.0, StatusCode::SEE_OTHER, "the session is over");
+
+    let executor = Browser::login(&app, "executor-gryazi").await;
+    let (_, page) = executor.get("/queue").await;
+    assert!(!page.contains(r#"href="/review""#), "executors do not review");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_is_scoped_filtered_and_counted() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let gryazi = app.ingest(&admin, "q-1", Some("gryazinsky")).await;
+    let yelets = app.ingest(&admin, "q-2", Some("yelets-city")).await;
+    let mut urgent = message("q-3", Some("gryazinsky"));
+    urgent["text"] = json!("Провод оборван и лежит на тротуаре у школы");
+    let (s, v) = app.post(&admin, "/api/v1/messages", urgent).await;
+    assert_eq!(s, 201);
+    let third = v["incident_id"].as_i64().unwrap();
+    app.act(&admin, third, json!({"action": "moderate", "urgent": true, "category": "energy"})).await;
+
+    let b = Browser::login(&app, "operator-gryazi").await;
+    let (_, page) = b.get("/queue").await;
+    assert!(page.contains(&format!(r#"href="/incidents/{gryazi}""#)));
+    assert!(!page.contains(&format!(r#"href="/incidents/{yelets}""#)), "another municipality is out of scope");
+    let (_, rows) = b.get("/queue/rows?urgent=true").await;
+    assert!(rows.contains(&format!(r#"href="/incidents/{third}""#)));
+    assert!(!rows.contains(&format!(r#"href="/incidents/{gryazi}""#)));
+    let (_, rows) = b.get("/queue/rows?status=moderated").await;
+    assert!(
+        rows.contains(&format!(r#"href="/incidents/{third}""#)) && !rows.contains(&format!("/incidents/{gryazi}\""))
+    );
+    let (_, rows) = b.get("/queue/rows?q=%D0%BE%D0%B1%D0%BE%D1%80%D0%B2%D0%B0%D0%BD").await; // «оборван»
+    assert!(rows.contains(&format!("/incidents/{third}\"")) && !rows.contains(&format!("/incidents/{gryazi}\"")));
+    let (_, counts) = b.get("/queue/counts").await;
+    assert!(counts.contains("<span class=\"n\">2</span> Открыто"), "{counts}");
+    assert!(counts.contains("<span class=\"n\">1</span> Срочных"), "{counts}");
+    let (s, _) = b.get("/queue/rows?territory=nowhere").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Out of scope reads as not found.
+    assert_eq!(b.get(&format!("/incidents/{yelets}")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_is_worked_from_intake_to_a_published_answer() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let mut m = message("c-1", Some("gryazinsky"));
+    m["text"] = json!("Яма <script>alert(1)</script> на Правды & \"кавычки\"");
+    let (_, v) = app.post(&admin, "/api/v1/messages", m).await;
+    let id = v["incident_id"].as_i64().unwrap();
+
+    let operator = Browser::login(&app, "operator-gryazi").await;
+    let (s, page) = operator.get(&format!("/incidents/{id}")).await;
+    assert_eq!(s, 200);
+    assert!(!page.contains("<script>alert(1)</script>"), "citizen text is escaped");
+    assert!(page.contains("Яма &#60;script&#62;alert(1)&#60;/script&#62; на Правды &#38; &#34;кавычки&#34;"));
+    assert!(page.contains("Подтвердить классификацию"));
+    let csrf = Browser::csrf(&page);
+
+    // Without the token, nothing happens.
+    let (s, page) = operator.act(id, "forged", &[("action", "assign"), ("org", "adm-gryazinsky")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Форма устарела"));
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["status"], "new");
+
+    let (s, _) = operator.act(id, &csrf, &[("action", "assign"), ("org", "adm-gryazinsky")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    // A stale version is refused with an explanation.
+    let (s, page) = operator.act(id, &csrf, &[("action", "reject"), ("reason", "spam"), ("version", "1")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("изменил кто-то другой"), "{page}");
+
+    let executor = Browser::login(&app, "executor-gryazi").await;
+    let (_, page) = executor.get(&format!("/incidents/{id}")).await;
+    assert!(page.contains("Взять в работу"));
+    assert!(!page.contains("Согласовать ответ"));
+    let ecsrf = Browser::csrf(&page);
+    assert_eq!(executor.act(id, &ecsrf, &[("action", "take")]).await.0, StatusCode::SEE_OTHER);
+    let (_, page) = executor.get(&format!("/incidents/{id}")).await;
+    assert!(page.contains("Работы выполнены"), "answer templates are offered");
+    let draft = [("action", "draft_answer"), ("kind", "final"), ("text", "Яма заделана 5 марта.")];
+    assert_eq!(executor.act(id, &ecsrf, &draft).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(executor.act(id, &ecsrf, &[("action", "submit_for_review")]).await.0, StatusCode::SEE_OTHER);
+
+    let (_, review) = operator.get("/review").await;
+    assert!(review.contains(&format!("№ {id}")) && review.contains("Яма заделана 5 марта."));
+    let back = [("action", "return_for_rework"), ("reason", "no_proof"), ("comment", "Приложите фото")];
+    assert_eq!(operator.act(id, &csrf, &back).await.0, StatusCode::SEE_OTHER);
+    let (_, page) = executor.get(&format!("/incidents/{id}")).await;
+    assert!(page.contains("Нет подтверждения (фото): Приложите фото"));
+    assert_eq!(executor.act(id, &ecsrf, &draft).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(executor.act(id, &ecsrf, &[("action", "submit_for_review")]).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(operator.act(id, &csrf, &[("action", "approve")]).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(operator.act(id, &csrf, &[("action", "publish")]).await.0, StatusCode::SEE_OTHER);
+    let (_, page) = operator.get(&format!("/incidents/{id}")).await;
+    assert!(page.contains("Дан ответ"));
+    assert!(page.contains("опубликован"));
+    assert!(page.contains("ВК: ожидает отправки"), "the delivery is shown");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["status"], "answered");
+    let actions: Vec<&str> =
+        card["history"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert!(actions.contains(&"return_for_rework") && actions.contains(&"publish_final"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_serve_their_own_assets_under_a_strict_policy() {
+    let app = TestApp::start().await;
+    let b = Browser::login(&app, "admin").await;
+    let res = b.client.get(format!("{}/queue", b.base)).send().await.unwrap();
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let page = res.text().await.unwrap();
+    assert!(!page.contains("https://") && !page.contains("http://"), "no outside asset");
+    for path in ["/assets/console.css", "/assets/console.js", "/assets/vendor/htmx.min.js"] {
+        let r = b.client.get(format!("{}{path}", b.base)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let r = b.client.get(format!("{}/events", b.base)).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+}
