@@ -37,3 +37,4 @@ log "cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --all-targets --locked
+./scripts/e2e.sh

@@ -48,6 +48,23 @@ pub struct NewIntakeReject {
     pub body: String,
 }
 
+/// Counts for the heads' overview.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct Overview {
+    pub total: u64,
+    /// Of them, not finished and past their deadline now.
+    pub overdue: u64,
+    pub by_status: Vec<(Status, u64)>,
+    /// (municipality code, incidents, overdue), most first.
+    pub by_municipality: Vec<(Option<String>, u64, u64)>,
+    /// (category code, incidents), most first.
+    pub by_category: Vec<(Option<String>, u64)>,
+    /// Seconds from capture to the first published answer, each incident that has one.
+    pub first_answer_seconds: Vec<i64>,
+    /// Seconds from capture to closure.
+    pub closure_seconds: Vec<i64>,
+}
+
 /// An uploaded file (a citizen's photo).
 #[derive(Clone, PartialEq)]
 pub struct StoredFile {
@@ -303,6 +320,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Keeps an uploaded file under its (random) name.
     async fn put_file(&self, file: &StoredFile) -> Result<(), StoreError>;
     async fn file(&self, name: &str) -> Result<Option<StoredFile>, StoreError>;
+
+    /// Figures for the heads' overview: incidents created since `since` in the scope, and the
+    /// times to first answer and to closure of those that have them.
+    async fn overview(
+        &self,
+        scope: &ScopeFilter,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Overview, StoreError>;
 
     // The outbox.
     /// Claims up to `limit` entries due at `now` (pending or failed, not leased by another

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/queue/rows", get(queue_rows))
         .route("/queue/counts", get(queue_counts))
         .route("/review", get(review_page))
+        .route("/overview", get(overview_page))
         .route("/incidents/{id}", get(card_page))
         .route("/incidents/{id}/act", post(act))
         .route("/events", get(events))
@@ -1194,4 +1195,173 @@ async fn review_page(State(state): State<AppState>, c: Console) -> Response {
         .map(|r| Choice { code: r.as_str().to_string(), name: rework_reason_name(*r).to_string() })
         .collect();
     page(StatusCode::OK, ReviewPage { nav: c.nav("review"), items, reasons }.render())
+}
+
+// ---------------------------------------------------------------- overview for heads
+
+struct Bar {
+    code: String,
+    name: String,
+    n: u64,
+    late: u64,
+    max: u64,
+}
+
+struct Count {
+    code: &'static str,
+    name: &'static str,
+    n: u64,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    nav: Nav,
+    periods: Vec<Choice>,
+    period: String,
+    period_text: &'static str,
+    total: u64,
+    overdue: u64,
+    statuses: Vec<Count>,
+    first_avg: String,
+    first_median: String,
+    close_avg: String,
+    close_median: String,
+    territories: Vec<Bar>,
+    categories: Vec<Bar>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PeriodQuery {
+    period: Option<String>,
+}
+
+/// "3 ч 20 мин" for an average or a median of seconds; a dash when there is nothing to measure.
+fn duration_words(v: Option<i64>) -> String {
+    v.map(|s| span_words(s).trim_start_matches("через ").to_string()).unwrap_or_else(|| "—".into())
+}
+
+fn mean_and_median(v: &mut [i64]) -> (Option<i64>, Option<i64>) {
+    if v.is_empty() {
+        return (None, None);
+    }
+    v.sort_unstable();
+    let mean = v.iter().sum::<i64>() / v.len() as i64;
+    let mid = v.len() / 2;
+    let median = if v.len().is_multiple_of(2) { (v[mid - 1] + v[mid]) / 2 } else { v[mid] };
+    (Some(mean), Some(median))
+}
+
+async fn overview_page(State(state): State<AppState>, c: Console, Query(q): Query<PeriodQuery>) -> Response {
+    let catalog = state.workflow.catalog();
+    let now = state.workflow.now();
+    let zone = catalog.zone_of(None);
+    let today = now.with_timezone(&zone).date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
+    let midnight = today.and_local_timezone(zone).earliest().map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    let period = q.period.unwrap_or_else(|| "7".into());
+    let (since, period_text) = match period.as_str() {
+        "today" => (midnight, "сегодня"),
+        "30" => (midnight - chrono::Duration::days(29), "за 30 дней"),
+        _ => (midnight - chrono::Duration::days(6), "за 7 дней"),
+    };
+    let scope = c.auth.actor.scope(&catalog.hierarchy);
+    let mut o = match state.workflow.store().overview(&scope, since, now).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "overview");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let (fa, fm) = mean_and_median(&mut o.first_answer_seconds);
+    let (ca, cm) = mean_and_median(&mut o.closure_seconds);
+    let shown = [Status::New, Status::InWork, Status::Review, Status::Answered, Status::Closed];
+    let statuses = shown
+        .iter()
+        .map(|s| Count {
+            code: s.as_str(),
+            name: labels::status(*s),
+            n: o.by_status.iter().filter(|(x, _)| x == s).map(|(_, n)| *n).sum(),
+        })
+        .collect();
+    let max_t = o.by_municipality.first().map(|b| b.1).unwrap_or(1).max(1);
+    let territories = o
+        .by_municipality
+        .iter()
+        .take(30)
+        .map(|(code, n, late)| {
+            let code = code.clone().unwrap_or_default();
+            let name =
+                catalog.hierarchy.territory(&code).map(|t| t.name.clone()).unwrap_or_else(|| "не определена".into());
+            Bar { code, name, n: *n, late: *late, max: max_t }
+        })
+        .collect();
+    // Categories are counted by direction (the first level of the taxonomy).
+    let mut by_dir: Vec<(String, u64)> = Vec::new();
+    for (code, n) in &o.by_category {
+        let dir = code.as_deref().and_then(|c| c.split('.').next()).unwrap_or("").to_string();
+        match by_dir.iter_mut().find(|(d, _)| *d == dir) {
+            Some(e) => e.1 += n,
+            None => by_dir.push((dir, *n)),
+        }
+    }
+    by_dir.sort_by_key(|b| std::cmp::Reverse(b.1));
+    let max_c = by_dir.first().map(|b| b.1).unwrap_or(1).max(1);
+    let categories = by_dir
+        .into_iter()
+        .map(|(code, n)| {
+            let name =
+                if code.is_empty() { "не определено".to_string() } else { category_name(&catalog, &code) };
+            Bar { code, name, n, late: 0, max: max_c }
+        })
+        .collect();
+    let periods = [("today", "Сегодня"), ("7", "7 дней"), ("30", "30 дней")]
+        .iter()
+        .map(|(c, n)| Choice { code: c.to_string(), name: n.to_string() })
+        .collect();
+    let t = OverviewPage {
+        nav: c.nav("overview"),
+        periods,
+        period,
+        period_text,
+        total: o.total,
+        overdue: o.overdue,
+        statuses,
+        first_avg: duration_words(fa),
+        first_median: duration_words(fm),
+        close_avg: duration_words(ca),
+        close_median: duration_words(cm),
+        territories,
+        categories,
+    };
+    page(StatusCode::OK, t.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn means_and_medians() {
+        assert_eq!(mean_and_median(&mut []), (None, None));
+        assert_eq!(mean_and_median(&mut [30, 10, 20]), (Some(20), Some(20)));
+        assert_eq!(mean_and_median(&mut [40, 10, 20, 30]), (Some(25), Some(25)));
+        assert_eq!(mean_and_median(&mut [3600, 60, 60]), (Some(1240), Some(60)));
+    }
+
+    #[test]
+    fn spans_read_as_people_say_them() {
+        assert_eq!(span_words(3 * 3600 + 20 * 60), "через 3 ч 20 мин");
+        assert_eq!(span_words(-(2 * 86_400 + 4 * 3600)), "просрочено на 2 д 4 ч");
+        assert_eq!(span_words(59), "через 0 мин");
+        assert_eq!(duration_words(Some(90 * 60)), "1 ч 30 мин");
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next(Some("/incidents/5")), "/incidents/5");
+        assert_eq!(safe_next(Some("//evil.example/")), "/queue");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/queue");
+        assert_eq!(safe_next(Some("/\\evil")), "/queue");
+        assert_eq!(safe_next(None), "/queue");
+    }
 }

@@ -210,3 +210,22 @@ async fn pages_serve_their_own_assets_under_a_strict_policy() {
     let r = b.client.get(format!("{}/events", b.base)).send().await.unwrap();
     assert_eq!(r.headers()["content-type"], "text/event-stream");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_counts_the_scope_and_links_to_its_queues() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    for i in 0..3 {
+        app.ingest(&admin, &format!("o-{i}"), Some("gryazinsky")).await;
+    }
+    app.ingest(&admin, "o-y", Some("yelets-city")).await;
+    let b = Browser::login(&app, "operator-gryazi").await;
+    let (s, page) = b.get("/overview?period=today").await;
+    assert_eq!(s, 200);
+    assert!(page.contains(r#"<span class="n">3</span> поступило"#), "only the scope counts: {page}");
+    assert!(page.contains(r#"href="/queue?status=all&amp;territory=gryazinsky""#), "each number links to its queue");
+    assert!(page.contains("Грязинский"));
+    assert!(!page.contains("Елец"));
+    let (_, all) = Browser::login(&app, "admin").await.get("/overview?period=30").await;
+    assert!(all.contains(r#"<span class="n">4</span> поступило"#));
+}

@@ -576,6 +576,33 @@ pub async fn rejects_and_cursors(s: &dyn Store) {
     assert_eq!(s.file("nope").await.unwrap(), None);
 }
 
+/// The overview counts what was created since a moment, within a scope.
+pub async fn overview_counts(s: &dyn Store) {
+    let scope = ScopeFilter {
+        territories: vec![TerritoryRef::new(TerritoryLevel::Municipality, "ov-m")],
+        ..Default::default()
+    };
+    let since = t0() + Duration::days(30);
+    for i in 0..5 {
+        let mut sd = seed(Some("lip"), Some("ov-m"));
+        if i < 2 {
+            sd.classification.category = Some("waste.containers".into());
+        }
+        // Four within the period, one before it.
+        let at = if i == 4 { since - Duration::days(1) } else { since + Duration::hours(i) };
+        s.ingest(&message("ov", &format!("ov-{i}"), "текст"), &sd, at).await.unwrap();
+    }
+    let o = s.overview(&scope, since, since + Duration::days(2)).await.unwrap();
+    assert_eq!(o.total, 4);
+    assert_eq!(o.by_status, vec![(Status::New, 4)]);
+    assert_eq!(o.by_municipality, vec![(Some("ov-m".to_string()), 4, 0)]);
+    assert_eq!(o.by_category[0], (Some("roads.surface.potholes".to_string()), 2));
+    assert!(o.by_category.contains(&(Some("waste.containers".to_string()), 2)));
+    assert!(o.first_answer_seconds.is_empty());
+    let none = s.overview(&ScopeFilter::default(), since, since).await.unwrap();
+    assert_eq!(none.total, 0, "an empty scope sees nothing");
+}
+
 /// Runs the whole suite against a fresh store.
 pub async fn run_all(s: Arc<dyn Store>) {
     reference_upserts_replace(&*s).await;
@@ -586,4 +613,5 @@ pub async fn run_all(s: Arc<dyn Store>) {
     apply_is_versioned_and_records_history(&*s).await;
     lists_filter_scope_and_paginate(&*s).await;
     rejects_and_cursors(&*s).await;
+    overview_counts(&*s).await;
 }

@@ -9,7 +9,7 @@ use otklik_core::model::*;
 use otklik_core::status::Status;
 use otklik_core::store::{
     AnswerWrite, Change, Cursor, DeadlineRow, DeadlineUpdate, IncidentQuery, IntakeReject, NewIntakeReject,
-    OutboxEntry, Page, PublicationUpdate, SortKey, Store, StoredFile,
+    OutboxEntry, Overview, Page, PublicationUpdate, SortKey, Store, StoredFile,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -1161,6 +1161,71 @@ impl Store for SqlStore {
         .await
         .map_err(backend_error)?;
         rows.iter().map(notification_row).collect()
+    }
+
+    async fn overview(
+        &self,
+        scope: &ScopeFilter,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Overview, StoreError> {
+        let base = |select: &str, group: &str| {
+            let mut sql = Sql::default();
+            sql.push(&format!("SELECT {select} FROM incidents WHERE created_at >= ")).bind(Bind::I(ms(since)));
+            Self::scope(scope, "", &mut sql);
+            sql.push(group);
+            sql
+        };
+        let overdue_expr = format!(
+            "SUM(CASE WHEN next_due < {} AND status NOT IN ('closed', 'rejected', 'answered') THEN 1 ELSE 0 END)",
+            ms(now)
+        );
+        let mut o = Overview::default();
+        let rows = base("status, COUNT(*) AS n", " GROUP BY status")
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        for r in &rows {
+            let st: String = get(r, "status")?;
+            let n = get::<i64>(r, "n")?.max(0) as u64;
+            o.total += n;
+            o.by_status.push((Status::parse(&st).ok_or_else(|| corrupt("status", &st))?, n));
+        }
+        let rows = base(&format!("municipality, COUNT(*) AS n, {overdue_expr} AS late"), " GROUP BY municipality")
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        for r in &rows {
+            let late = get::<Option<i64>>(r, "late")?.unwrap_or(0).max(0) as u64;
+            o.overdue += late;
+            o.by_municipality.push((get(r, "municipality")?, get::<i64>(r, "n")?.max(0) as u64, late));
+        }
+        o.by_municipality.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let rows = base("category, COUNT(*) AS n", " GROUP BY category")
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        for r in &rows {
+            o.by_category.push((get(r, "category")?, get::<i64>(r, "n")?.max(0) as u64));
+        }
+        o.by_category.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let rows = base("first_answer_seconds, closure_seconds", "")
+            .query()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        for r in &rows {
+            if let Some(v) = get::<Option<i64>>(r, "first_answer_seconds")? {
+                o.first_answer_seconds.push(v);
+            }
+            if let Some(v) = get::<Option<i64>>(r, "closure_seconds")? {
+                o.closure_seconds.push(v);
+            }
+        }
+        Ok(o)
     }
 
     async fn put_file(&self, f: &StoredFile) -> Result<(), StoreError> {
