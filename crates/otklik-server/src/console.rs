@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/queue/counts", get(queue_counts))
         .route("/review", get(review_page))
         .route("/overview", get(overview_page))
+        .route("/admin", get(admin_page))
         .route("/incidents/{id}", get(card_page))
         .route("/incidents/{id}/act", post(act))
         .route("/events", get(events))
@@ -1332,6 +1333,186 @@ async fn overview_page(State(state): State<AppState>, c: Console, Query(q): Quer
         close_median: duration_words(cm),
         territories,
         categories,
+    };
+    page(StatusCode::OK, t.render())
+}
+
+// ---------------------------------------------------------------- administration
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    nav: Nav,
+    channels: Vec<ChannelRow>,
+    dead: usize,
+    users: Vec<(String, String, String, bool)>,
+    orgs: Vec<(String, String, String)>,
+    territories: Vec<(String, String, String, String)>,
+    topics: Vec<(String, String, String, bool)>,
+    rules: Vec<(String, String, String, String, String, i32)>,
+    policies: Vec<(String, String, String, String, String, String)>,
+    years: String,
+    rejects: Vec<(String, String, String, String)>,
+}
+
+struct ChannelRow {
+    channel: &'static str,
+    source: String,
+    mode: String,
+    path: String,
+    ok: bool,
+    detail: String,
+}
+
+fn span_text<T: serde::Serialize>(s: &Option<T>) -> String {
+    s.as_ref()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+        .unwrap_or_else(|| "—".into())
+}
+
+async fn admin_page(State(state): State<AppState>, c: Console) -> Response {
+    if !c.auth.actor.is_admin() {
+        return page(StatusCode::FORBIDDEN, NotFound { nav: c.nav("admin") }.render());
+    }
+    let catalog = state.workflow.catalog();
+    let store = state.workflow.store();
+    let h = &catalog.hierarchy;
+    let channels = crate::channels::health(&state.channels)
+        .await
+        .into_iter()
+        .map(|x| ChannelRow {
+            channel: channel_name(x.channel),
+            source: x.source,
+            mode: if x.mode == "poll" { "опрос".into() } else { "вебхук".into() },
+            path: x.webhook_path,
+            ok: x.ok,
+            detail: x.detail,
+        })
+        .collect();
+    let everything = otklik_core::access::ScopeFilter { all: true, ..Default::default() };
+    let dead = store
+        .outbox(&everything, &[otklik_core::model::PublicationState::Dead], None, 500)
+        .await
+        .map(|v| v.len())
+        .unwrap_or(0);
+    let users = store
+        .users()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| {
+            let roles = u
+                .grants
+                .iter()
+                .map(|g| format!("{}{}", g.role, g.node.as_deref().map(|n| format!(": {n}")).unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (u.login, u.display_name, roles, u.active)
+        })
+        .collect();
+    let mut orgs: Vec<(String, String, String)> = store
+        .organisations()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| {
+            let t = h.territory(&o.territory).map(|t| t.name.clone()).unwrap_or(o.territory.clone());
+            (o.code, o.name, t)
+        })
+        .collect();
+    orgs.sort();
+    let territories = h
+        .territory_codes()
+        .iter()
+        .filter_map(|c| h.territory(c))
+        .map(|t| (t.code.clone(), t.full_name.clone(), t.level.to_string(), t.zone.clone()))
+        .collect();
+    let mut topics: Vec<(String, String, String, bool)> = catalog
+        .categories
+        .values()
+        .map(|c| {
+            (c.code.clone(), c.name.clone(), c.form_days.map(|d| d.to_string()).unwrap_or_default(), c.photo_required)
+        })
+        .collect();
+    topics.sort();
+    let rules = catalog
+        .routing
+        .iter()
+        .map(|r| {
+            let scope = [r.channel.map(|c| c.to_string()), r.kind.map(|k| k.to_string())]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" / ");
+            (
+                r.code.clone(),
+                r.category.as_deref().map(|x| category_name(&catalog, x)).unwrap_or_else(|| "любая".into()),
+                r.territory
+                    .as_deref()
+                    .and_then(|t| h.territory(t))
+                    .map(|t| t.name.clone())
+                    .unwrap_or_else(|| "любая".into()),
+                scope,
+                h.org(&r.org).map(|o| o.name.clone()).unwrap_or(r.org.clone()),
+                r.priority,
+            )
+        })
+        .collect();
+    let policies = catalog
+        .deadlines
+        .iter()
+        .map(|p| {
+            let mut cond: Vec<String> = p.channels.iter().map(|c| c.to_string()).collect();
+            cond.extend(p.categories.iter().cloned());
+            cond.extend(p.kinds.iter().map(|k| k.to_string()));
+            if let Some(u) = p.urgent {
+                cond.push(if u { "срочные".into() } else { "несрочные".into() });
+            }
+            if p.form_days {
+                cond.push("сроки темы формы".into());
+            }
+            (
+                p.code.clone(),
+                cond.join(", "),
+                span_text(&p.first_answer),
+                span_text(&p.first_answer_cap),
+                span_text(&p.final_after_intermediate),
+                span_text(&p.resolution),
+            )
+        })
+        .collect();
+    let years = otklik_core::calendar::ProductionCalendar::russia()
+        .years()
+        .map(|(y, _)| y.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rejects = store
+        .rejects(None, 20)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            (
+                fmt_at(&catalog, None, r.reject.received_at),
+                channel_name(r.reject.channel).to_string(),
+                r.reject.source,
+                r.reject.reason,
+            )
+        })
+        .collect();
+    let t = AdminPage {
+        nav: c.nav("admin"),
+        channels,
+        dead,
+        users,
+        orgs,
+        territories,
+        topics,
+        rules,
+        policies,
+        years,
+        rejects,
     };
     page(StatusCode::OK, t.render())
 }

@@ -229,3 +229,24 @@ async fn the_overview_counts_the_scope_and_links_to_its_queues() {
     let (_, all) = Browser::login(&app, "admin").await.get("/overview?period=30").await;
     assert!(all.contains(r#"<span class="n">4</span> поступило"#));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_see_the_reference_data_users_and_channels() {
+    let app = TestApp::start().await;
+    let b = Browser::login(&app, "admin").await;
+    let (s, page) = b.get("/admin").await;
+    assert_eq!(s, 200);
+    for part in [
+        "Каналы и их состояние",
+        "operator-gryazi",
+        "municipal_operator: gryazinsky",
+        "Администрация Грязинского",
+        "Правила маршрутизации",
+        "Политики сроков",
+        "2025, 2026, 2027",
+    ] {
+        assert!(page.contains(part), "{part}");
+    }
+    let operator = Browser::login(&app, "operator-gryazi").await;
+    assert_eq!(operator.get("/admin").await.0, StatusCode::FORBIDDEN);
+}

@@ -45,6 +45,16 @@ enum Cmd {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Render time of the console's queue and card pages (HTML, with a session) with N incidents stored.
+    Console {
+        #[arg(long, default_value_t = 1_000_000)]
+        incidents: usize,
+        /// Reuse (or create and keep) the database at this SQLite path.
+        #[arg(long)]
+        db: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+    },
     /// Time to recompute the deadlines of N unfinished incidents (after a calendar change).
     Recompute {
         #[arg(long, default_value_t = 1_000_000)]
@@ -391,6 +401,57 @@ async fn queue_pages(server: &Server, incidents: usize, requests: usize) -> anyh
     Ok(())
 }
 
+async fn console(incidents: usize, db: Option<std::path::PathBuf>, requests: usize) -> anyhow::Result<()> {
+    let (server, _tmp) = loaded(incidents, db).await?;
+    // A console session for the bench account (the console takes no API tokens).
+    let (user, _) = server.store.user_by_login("bench").await?.context("the bench account")?;
+    let token = auth::random_token();
+    let now = Utc::now();
+    server
+        .store
+        .create_session(&otklik_core::model::Session {
+            token_hash: auth::token_hash(&token),
+            user_id: user.id,
+            csrf_token: auth::random_token(),
+            created_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+        })
+        .await?;
+    let cookie = format!("{}={token}", auth::SESSION_COOKIE);
+    let client = reqwest::Client::new();
+    let max_id = incidents.max(1) as u64;
+    type PathOf = Box<dyn Fn(usize) -> String>;
+    let pages: [(&str, PathOf); 4] = [
+        ("queue page, open incidents by deadline", Box::new(|_| "/queue".to_string())),
+        ("queue page of one municipality", Box::new(|_| "/queue?territory=gryazinsky".to_string())),
+        (
+            "queue rows (htmx), urgent in one region",
+            Box::new(|_| "/queue/rows?territory=lipetsk-oblast&urgent=true".to_string()),
+        ),
+        ("incident card", Box::new(move |i| format!("/incidents/{}", 1 + (i as u64 * 7_919 + 13) % max_id))),
+    ];
+    for (name, path) in pages {
+        let mut lat = vec![];
+        for i in 0..requests {
+            let p = path(i);
+            let t = Instant::now();
+            let res = client.get(format!("{}{p}", server.base)).header("cookie", &cookie).send().await?;
+            anyhow::ensure!(res.status().is_success(), "{} for {p}", res.status());
+            let body = res.text().await?;
+            anyhow::ensure!(body.contains("</html>") || body.contains("</table>"), "not a page: {p}");
+            lat.push(t.elapsed());
+        }
+        lat.sort();
+        println!(
+            "console with {incidents} incidents — {name}: p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.95),
+            percentile(&lat, 0.99)
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -398,6 +459,7 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Intake { messages, concurrency, database } => intake(messages, concurrency, database).await,
         Cmd::Webhooks { messages, concurrency, database } => webhooks(messages, concurrency, database).await,
         Cmd::Queue { incidents, db, requests } => queue(incidents, db, requests).await,
+        Cmd::Console { incidents, db, requests } => console(incidents, db, requests).await,
         Cmd::Recompute { incidents, db } => recompute(incidents, db).await,
     }
 }
