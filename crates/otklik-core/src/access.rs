@@ -51,6 +51,11 @@ impl Hierarchy {
         v
     }
 
+    /// Every organisation, in no particular order.
+    pub fn organisations(&self) -> impl Iterator<Item = &Organisation> {
+        self.orgs.values()
+    }
+
     pub fn org(&self, code: &str) -> Option<&Organisation> {
         self.orgs.get(code)
     }

@@ -465,21 +465,18 @@ fn scope_choices(catalog: &Catalog, actor: &Actor) -> (Vec<Choice>, Vec<Choice>)
         })
         .collect();
     territories.sort_by(|a, b| a.code.cmp(&b.code));
-    let mut orgs: Vec<Choice> = Vec::new();
-    for t in h.territory_codes() {
-        if territories.iter().any(|c| c.code == t) || actor.is_admin() {
-            for o in h.orgs_at(&t) {
-                orgs.push(Choice { code: o.code.clone(), name: o.name.clone() });
-            }
-        }
-    }
-    for g in &actor.grants {
-        if let Some(o) = g.node.as_deref().and_then(|n| h.org(n))
-            && !orgs.iter().any(|c| c.code == o.code)
-        {
-            orgs.push(Choice { code: o.code.clone(), name: o.name.clone() });
-        }
-    }
+    // Organisations in the user's territories, and the user's own organisations.
+    let mut orgs: Vec<Choice> = h
+        .organisations()
+        .filter(|o| {
+            actor.is_admin()
+                || actor
+                    .grants
+                    .iter()
+                    .any(|g| g.node.as_deref().is_some_and(|n| n == o.code || h.territory_within(&o.territory, n)))
+        })
+        .map(|o| Choice { code: o.code.clone(), name: o.name.clone() })
+        .collect();
     orgs.sort_by(|a, b| a.name.cmp(&b.name));
     (territories, orgs)
 }
