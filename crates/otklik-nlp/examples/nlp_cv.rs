@@ -1,11 +1,11 @@
 //! K-fold cross-validation on the training files, for choosing settings without the held-out set.
 //!
 //! `cargo run --release -p otklik-nlp --example nlp_cv -- [--folds K] [--bits B] [--epochs E] [--lr LR] [--l2 L2]
-//! [--other-bias B] [--runs N] [--average] [--no-balance] [--model kind|category|sentiment|urgent] [--seed S] [--train-c FILE] [--by-file] [--errors] [--kind-errors]`
+//! [--other-bias B] [--question-bias B] [--runs N] [--average] [--no-balance] [--model kind|category|sentiment|urgent] [--seed S] [--train-c FILE] [--train-d FILE] [--no-d] [--by-file] [--errors] [--kind-errors]`
 //!
 //! `--model M` makes the following `--epochs/--lr/--l2/--decay/--average` apply to model M only.
-//! Reads `train-a.jsonl`, `train-b.jsonl` and, when present, `train-c.jsonl` (a line of it that does
-//! not parse is reported and skipped, as the file may still be being written).
+//! Reads `train-a.jsonl`, `train-b.jsonl` and, when present, `train-c.jsonl` and `train-d.jsonl` (a
+//! line of those that does not parse is reported and skipped, as the file may still be being written).
 #![allow(clippy::print_stdout)]
 
 #[path = "common/refdata.rs"]
@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut show_kind_errors = false;
     let mut only: Option<String> = None;
     let mut train_c = format!("{root}/data/corpus/train-c.jsonl");
+    let mut train_d = Some(format!("{root}/data/corpus/train-d.jsonl"));
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or("missing value");
@@ -44,8 +45,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--model" => only = Some(val()?),
             // A snapshot of train-c, so runs compared with each other see the same data.
             "--train-c" => train_c = val()?,
+            "--train-d" => train_d = Some(val()?),
+            // Leave train-d out (to compare with the figures measured before it existed).
+            "--no-d" => train_d = None,
             "--bits" => cfg.bits = val()?.parse()?,
             "--other-bias" => cfg.other_bias = val()?.parse()?,
+            "--question-bias" => cfg.question_bias = val()?.parse()?,
             "--runs" => cfg.runs = val()?.parse()?,
             "--epochs" => {
                 let e = val()?.parse()?;
@@ -79,22 +84,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.extend(otklik_nlp::read_corpus(BufReader::new(std::fs::File::open(path)?))?);
         file_of.resize(data.len(), n);
     }
-    if let Ok(text) = std::fs::read_to_string(&train_c) {
+    for (n, path) in [Some(train_c), train_d].into_iter().enumerate() {
+        let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else { continue };
+        let name = ["train-c.jsonl", "train-d.jsonl"][n];
         let (mut good, mut bad) = (0, 0);
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             match serde_json::from_str::<LabelledMessage>(line) {
                 Ok(m) => {
                     good += 1;
                     data.push(m);
-                    file_of.push(2);
+                    file_of.push(2 + n);
                 }
                 Err(e) => {
                     bad += 1;
-                    println!("train-c.jsonl line {}: {e}", i + 1);
+                    println!("{name} line {}: {e}", i + 1);
                 }
             }
         }
-        println!("train-c.jsonl: {good} examples, {bad} unreadable lines skipped");
+        println!("{name}: {good} examples, {bad} unreadable lines skipped");
     }
     let fold_of: Vec<usize> = (0..data.len()).map(|i| if by_file { file_of[i] } else { i % folds }).collect();
     if by_file {
@@ -138,6 +145,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("{cfg:?}");
+    if by_file {
+        // Each writer's file scored by the model trained on the others, and the mean over files.
+        let mut mean = [0.0f64; 4];
+        for k in 0..folds {
+            let idx: Vec<usize> = (0..data.len()).filter(|i| fold_of[*i] == k).collect();
+            let d: Vec<_> = idx.iter().map(|&i| data[i].clone()).collect();
+            let p: Vec<_> = idx.iter().map(|&i| predictions[i].clone()).collect();
+            let r = otklik_nlp::eval::score(&d, &p, 0.0);
+            println!(
+                "FILE {} n={} kind={:.4} inc_bal={:.4} cat_f1={:.4} q_recall={:.4}",
+                ["a", "b", "c", "d"][k],
+                d.len(),
+                r.kind_accuracy,
+                r.incident_balanced_accuracy,
+                r.category_macro_f1,
+                question_recall(&d, &p)
+            );
+            for (m, v) in mean.iter_mut().zip([
+                r.kind_accuracy,
+                r.incident_balanced_accuracy,
+                r.category_macro_f1,
+                question_recall(&d, &p),
+            ]) {
+                *m += v / folds as f64;
+            }
+        }
+        println!("FILEMEAN kind={:.4} inc_bal={:.4} cat_f1={:.4} q_recall={:.4}", mean[0], mean[1], mean[2], mean[3]);
+    }
     let r = otklik_nlp::eval::score(&data, &predictions, 0.0);
     println!("{r}");
     println!(
@@ -151,4 +186,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         r.urgent_accuracy
     );
     Ok(())
+}
+
+/// Share of the messages labelled `question` that are predicted `question`.
+fn question_recall(data: &[LabelledMessage], predictions: &[otklik_nlp::Analysis]) -> f64 {
+    let (mut hit, mut all) = (0usize, 0usize);
+    for (m, p) in data.iter().zip(predictions) {
+        if m.kind.as_deref() == Some("question") {
+            all += 1;
+            hit += usize::from(p.kind.as_str() == "question");
+        }
+    }
+    hit as f64 / all.max(1) as f64
 }
