@@ -137,18 +137,18 @@ fn specificity(r: &RoutingRule, h: &Hierarchy) -> u32 {
 fn describe(r: &RoutingRule) -> String {
     let mut parts = vec![];
     if let Some(c) = &r.category {
-        parts.push(format!("category {c}"));
+        parts.push(format!("тема {c}"));
     }
     if let Some(t) = &r.territory {
-        parts.push(format!("territory {t}"));
+        parts.push(format!("территория {t}"));
     }
     if let Some(c) = r.channel {
-        parts.push(format!("channel {c}"));
+        parts.push(format!("канал {c}"));
     }
     if let Some(k) = r.kind {
-        parts.push(format!("kind {k}"));
+        parts.push(format!("вид {k}"));
     }
-    if parts.is_empty() { "any incident".into() } else { parts.join(", ") }
+    if parts.is_empty() { "любое обращение".into() } else { parts.join(", ") }
 }
 
 /// Chooses the responsible organisation.
@@ -172,12 +172,12 @@ pub fn route(rules: &[RoutingRule], q: &RouteQuery<'_>, h: &Hierarchy) -> Option
             org: best.org.clone(),
             co_executors: best.co_executors.clone(),
             rule: Some(best.code.clone()),
+            // Shown to operators, so in Russian.
             explanation: format!(
-                "rule `{}` ({}), the most specific of {} matching rule{}",
+                "правило «{}» ({}), самое точное из подходящих: {}",
                 best.code,
                 describe(best),
-                others + 1,
-                if others == 0 { "" } else { "s" }
+                others + 1
             ),
         });
     }
@@ -189,7 +189,7 @@ pub fn route(rules: &[RoutingRule], q: &RouteQuery<'_>, h: &Hierarchy) -> Option
             org: o.code.clone(),
             co_executors: vec![],
             rule: None,
-            explanation: format!("no rule matched: the administration of the municipality `{m}`"),
+            explanation: format!("ни одно правило не подошло: администрация муниципального образования «{m}»"),
         });
     }
     if let Some(r) = &region
@@ -199,7 +199,7 @@ pub fn route(rules: &[RoutingRule], q: &RouteQuery<'_>, h: &Hierarchy) -> Option
             org: o.code.clone(),
             co_executors: vec![],
             rule: None,
-            explanation: format!("no rule matched and no municipal administration: the regional centre of `{r}`"),
+            explanation: format!("ни одно правило не подошло, администрации нет: региональный центр «{r}»"),
         });
     }
     None
@@ -298,7 +298,7 @@ org = "ok-smm"
         let d = route(&rules, &q("roads.surface.potholes", "gryazi-town"), h).unwrap();
         assert_eq!((d.org.as_str(), d.rule.as_deref()), ("roads-gryazi", Some("potholes-gryazi")));
         assert_eq!(d.co_executors, vec!["adm-gryazi".to_string()]);
-        assert!(d.explanation.contains("most specific of 2 matching rules"), "{}", d.explanation);
+        assert!(d.explanation.contains("самое точное из подходящих: 2"), "{}", d.explanation);
         assert_eq!(route(&rules, &q("roads.surface", "gryazi"), h).unwrap().org, "roads");
         assert_eq!(route(&rules, &q("roads.surface.potholes", "yelets"), h).unwrap().org, "roads");
         assert_eq!(route(&rules, &q("housing", "yelets"), h).unwrap().rule.as_deref(), Some("housing-b"));
@@ -312,7 +312,7 @@ org = "ok-smm"
         let h = &cat.hierarchy;
         let d = route(&[], &q("roads", "gryazi-town"), h).unwrap();
         assert_eq!((d.org.as_str(), d.rule.as_deref()), ("adm-gryazi", None));
-        assert!(d.explanation.contains("administration"));
+        assert!(d.explanation.contains("администрация"));
         assert_eq!(route(&[], &q("roads", "yelets"), h).unwrap().org, "cur");
         assert_eq!(route(&[], &q("roads", "lip"), h).unwrap().org, "cur");
         assert_eq!(route(&[], &RouteQuery::default(), h), None, "no territory, no rule: no guess");

@@ -9,9 +9,13 @@
   // Live updates: the server says something changed; the queue and counters reload themselves.
   if (window.EventSource && document.getElementById("rows")) {
     var es = new EventSource("/events");
-    es.addEventListener("changed", function () {
+    var changed = function () {
       document.body.dispatchEvent(new CustomEvent("otklik-changed", { bubbles: true }));
-    });
+    };
+    es.addEventListener("changed", changed);
+    // Changes made between the page's rendering and the stream's (re)connection are caught up.
+    var opened = false;
+    es.addEventListener("open", function () { if (opened) changed(); opened = true; });
   }
 
   // Keyboard: j/k move through the queue, Enter opens, / focuses the search.

@@ -350,7 +350,6 @@ struct RowsPart {
 struct QueuePage<'a> {
     nav: Nav,
     f: &'a Filters,
-    query: String,
     statuses: Vec<Choice>,
     categories: Vec<Choice>,
     territories: Vec<Choice>,
@@ -503,24 +502,22 @@ async fn queue_page(State(state): State<AppState>, c: Console, Query(f): Query<F
         .iter()
         .map(|c| Choice { code: c.as_str().to_string(), name: channel_name(*c).to_string() })
         .collect();
-    let t = QueuePage {
-        nav: c.nav("queue"),
-        f: &f,
-        query: f.query(),
-        statuses,
-        categories,
-        territories,
-        orgs,
-        channels,
-        rows,
-        next,
-    };
+    let t = QueuePage { nav: c.nav("queue"), f: &f, statuses, categories, territories, orgs, channels, rows, next };
     page(StatusCode::OK, t.render())
 }
 
 async fn queue_rows(State(state): State<AppState>, c: Console, Query(f): Query<Filters>) -> Response {
     match load_rows(&state, &c, &f).await {
-        Ok((rows, next)) => page(StatusCode::OK, RowsPart { rows, next }.render()),
+        Ok((rows, next)) => {
+            let mut r = page(StatusCode::OK, RowsPart { rows, next }.render());
+            // The address keeps the filters (reload, back, a shared link), without new history entries.
+            let q = f.query();
+            let url = if q.is_empty() { "/queue".to_string() } else { format!("/queue?{q}") };
+            if let Ok(v) = HeaderValue::from_str(&url) {
+                r.headers_mut().insert("hx-replace-url", v);
+            }
+            r
+        }
         Err(r) => r,
     }
 }
@@ -920,7 +917,7 @@ fn card_view(
         .iter()
         .map(|e| EventView {
             at: at(e.at),
-            actor: e.actor.clone(),
+            actor: if e.actor == "system" { "система".to_string() } else { e.actor.clone() },
             action: action_label(&e.action),
             note: e.note.clone(),
             changes: e
@@ -1039,7 +1036,11 @@ async fn card_page(State(state): State<AppState>, c: Console, Path(id): Path<Id>
 }
 
 /// Reads an action form (multipart, as it may carry photos) into a command.
-async fn read_action(state: &AppState, auth: &Auth, mut mp: Multipart) -> Result<(Command, Option<i64>), String> {
+async fn read_action(
+    state: &AppState,
+    auth: &Auth,
+    mut mp: Multipart,
+) -> Result<(Command, Option<i64>, Option<String>), String> {
     let mut fields: HashMap<String, String> = HashMap::new();
     let mut photos: Vec<Attachment> = Vec::new();
     while let Some(field) = mp.next_field().await.map_err(|e| e.body_text())? {
@@ -1105,17 +1106,26 @@ async fn read_action(state: &AppState, auth: &Auth, mut mp: Multipart) -> Result
         }
         _ => return Err("Неизвестное действие.".into()),
     };
-    Ok((cmd, version))
+    let back = get("back").filter(|b| safe_next(Some(b)) == b);
+    Ok((cmd, version, back))
 }
 
 /// Runs one action from the card and shows the card again (with the error, if refused).
 async fn act(State(state): State<AppState>, c: Console, Path(id): Path<Id>, mp: Multipart) -> Response {
-    let (cmd, version) = match read_action(&state, &c.auth, mp).await {
+    let (mut cmd, version, back) = match read_action(&state, &c.auth, mp).await {
         Ok(x) => x,
         Err(e) => return card(&state, &c, id, Some(e)).await,
     };
+    // A new draft without new photos keeps the photos already attached to the draft.
+    if let Command::DraftAnswer { attachments, .. } = &mut cmd
+        && attachments.is_empty()
+        && let Ok(answers) = state.workflow.store().answers(id).await
+        && let Some(open) = answers.iter().rev().find(|a| matches!(a.state, AnswerState::Draft | AnswerState::Returned))
+    {
+        attachments.clone_from(&open.attachments);
+    }
     match state.workflow.execute(&c.auth.actor, id, version, cmd).await {
-        Ok(_) => Redirect::to(&format!("/incidents/{id}")).into_response(),
+        Ok(_) => Redirect::to(&back.unwrap_or_else(|| format!("/incidents/{id}"))).into_response(),
         Err(e) => {
             let msg = match &e {
                 otklik_core::DomainError::Concurrent => {

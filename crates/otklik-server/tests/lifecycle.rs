@@ -304,7 +304,7 @@ async fn routing_suggests_an_organisation_and_assign_takes_it() {
     let id = app.ingest(&admin, "route-1", Some("gryazinsky-gryazi")).await;
     let (_, card) = app.get(&operator, &format!("/api/v1/incidents/{id}")).await;
     assert_eq!(card["incident"]["suggested_org"], "adm-gryazinsky");
-    assert!(card["incident"]["route_note"].as_str().unwrap().contains("administration"), "{card}");
+    assert!(card["incident"]["route_note"].as_str().unwrap().contains("администрация"), "{card}");
     let (s, inc) = app.act(&operator, id, json!({"action": "assign"})).await;
     assert_eq!(s, 200, "{inc}");
     assert_eq!(inc["org"], "adm-gryazinsky");

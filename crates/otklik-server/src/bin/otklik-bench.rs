@@ -425,8 +425,8 @@ async fn console(incidents: usize, db: Option<std::path::PathBuf>, requests: usi
         ("queue page, open incidents by deadline", Box::new(|_| "/queue".to_string())),
         ("queue page of one municipality", Box::new(|_| "/queue?territory=gryazinsky".to_string())),
         (
-            "queue rows (htmx), urgent in one region",
-            Box::new(|_| "/queue/rows?territory=lipetsk-oblast&urgent=true".to_string()),
+            "queue rows (htmx), one region and channel",
+            Box::new(|_| "/queue/rows?territory=lipetsk-oblast&channel=telegram".to_string()),
         ),
         ("incident card", Box::new(move |i| format!("/incidents/{}", 1 + (i as u64 * 7_919 + 13) % max_id))),
     ];
