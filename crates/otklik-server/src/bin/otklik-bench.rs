@@ -209,10 +209,34 @@ async fn webhooks(messages: usize, concurrency: usize, database: Option<String>)
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // Fresh ids each run, so a reused database sees new messages, not duplicates.
     let run = (Utc::now().timestamp() % 100_000) * 10_000_000;
+    // The platforms' bodies are built before the clock starts: the load generator shares the cores.
+    let bodies: Arc<Vec<(bool, String)>> = Arc::new(
+        (0..messages)
+            .map(|i| {
+                let n = run + i as i64;
+                let text = TEXTS[i % TEXTS.len()];
+                if i % 2 == 0 {
+                    (
+                        true,
+                        payloads::vk::wall_reply_new(VK_GROUP, 1 + n % 50, n, 1000 + n % 5000, text, SECRET)
+                            .to_string(),
+                    )
+                } else {
+                    (
+                        false,
+                        payloads::telegram::message_update(n, 5000 + n % 5000, n, 5000 + n % 5000, text).to_string(),
+                    )
+                }
+            })
+            .collect(),
+    );
+    let (vk_url, tg_url) =
+        (format!("{}/hooks/vk/club-adm-gryazi", server.base), format!("{}/hooks/telegram/bot-cur", server.base));
     let started = Instant::now();
     let mut tasks = vec![];
     for _ in 0..concurrency {
-        let (client, base, next) = (client.clone(), server.base.clone(), next.clone());
+        let (client, next, bodies) = (client.clone(), next.clone(), bodies.clone());
+        let (vk_url, tg_url) = (vk_url.clone(), tg_url.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = vec![];
             loop {
@@ -220,17 +244,11 @@ async fn webhooks(messages: usize, concurrency: usize, database: Option<String>)
                 if i >= messages {
                     return Ok::<_, anyhow::Error>(lat);
                 }
-                let n = run + i as i64;
-                let text = TEXTS[i % TEXTS.len()];
-                let req = if i % 2 == 0 {
-                    let body = payloads::vk::wall_reply_new(VK_GROUP, 1 + n % 50, n, 1000 + n % 5000, text, SECRET);
-                    client.post(format!("{base}/hooks/vk/club-adm-gryazi")).body(body.to_string())
+                let (is_vk, body) = &bodies[i];
+                let req = if *is_vk {
+                    client.post(&vk_url).body(body.clone())
                 } else {
-                    let body = payloads::telegram::message_update(n, 5000 + n % 5000, n, 5000 + n % 5000, text);
-                    client
-                        .post(format!("{base}/hooks/telegram/bot-cur"))
-                        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-                        .body(body.to_string())
+                    client.post(&tg_url).header("X-Telegram-Bot-Api-Secret-Token", SECRET).body(body.clone())
                 };
                 let t = Instant::now();
                 let res = req.send().await?;
