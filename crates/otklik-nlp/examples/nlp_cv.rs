@@ -1,11 +1,13 @@
 //! K-fold cross-validation on the training files, for choosing settings without the held-out set.
 //!
 //! `cargo run --release -p otklik-nlp --example nlp_cv -- [--folds K] [--bits B] [--epochs E] [--lr LR] [--l2 L2]
-//! [--other-bias B] [--question-bias B] [--runs N] [--average] [--no-balance] [--model kind|category|sentiment|urgent] [--seed S] [--train-c FILE] [--train-d FILE] [--no-d] [--by-file] [--errors] [--kind-errors]`
+//! [--other-bias B] [--question-bias B] [--runs N] [--average] [--no-balance] [--model kind|category|sentiment|urgent] [--seed S] [--train-c FILE] [--train-d FILE] [--no-d] [--no-e] [--e-train-only] [--by-file] [--errors] [--kind-errors]`
 //!
 //! `--model M` makes the following `--epochs/--lr/--l2/--decay/--average` apply to model M only.
-//! Reads `train-a.jsonl`, `train-b.jsonl` and, when present, `train-c.jsonl` and `train-d.jsonl` (a
-//! line of those that does not parse is reported and skipped, as the file may still be being written).
+//! Reads `train-a.jsonl`, `train-b.jsonl` and, when present, `train-c.jsonl`, `train-d.jsonl` and
+//! `train-e.jsonl` (a line of those that does not parse is reported and skipped, as the file may
+//! still be being written). `--e-train-only` keeps train-e in every training fold and never tests
+//! on it, so the scores of a–d with and without it (`--no-e`) compare directly.
 #![allow(clippy::print_stdout)]
 
 #[path = "common/refdata.rs"]
@@ -29,6 +31,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut only: Option<String> = None;
     let mut train_c = format!("{root}/data/corpus/train-c.jsonl");
     let mut train_d = Some(format!("{root}/data/corpus/train-d.jsonl"));
+    let mut train_e = Some(format!("{root}/data/corpus/train-e.jsonl"));
+    let mut e_train_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or("missing value");
@@ -48,6 +52,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--train-d" => train_d = Some(val()?),
             // Leave train-d out (to compare with the figures measured before it existed).
             "--no-d" => train_d = None,
+            "--no-e" => train_e = None,
+            "--e-train-only" => e_train_only = true,
             "--bits" => cfg.bits = val()?.parse()?,
             "--other-bias" => cfg.other_bias = val()?.parse()?,
             "--question-bias" => cfg.question_bias = val()?.parse()?,
@@ -84,9 +90,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.extend(otklik_nlp::read_corpus(BufReader::new(std::fs::File::open(path)?))?);
         file_of.resize(data.len(), n);
     }
-    for (n, path) in [Some(train_c), train_d].into_iter().enumerate() {
+    for (n, path) in [Some(train_c), train_d, train_e].into_iter().enumerate() {
         let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else { continue };
-        let name = ["train-c.jsonl", "train-d.jsonl"][n];
+        let name = ["train-c.jsonl", "train-d.jsonl", "train-e.jsonl"][n];
         let (mut good, mut bad) = (0, 0);
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             match serde_json::from_str::<LabelledMessage>(line) {
@@ -103,13 +109,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!("{name}: {good} examples, {bad} unreadable lines skipped");
     }
-    let fold_of: Vec<usize> = (0..data.len()).map(|i| if by_file { file_of[i] } else { i % folds }).collect();
+    // With `--e-train-only`, train-e (file 4) gets a fold of its own that is never tested.
+    const NEVER: usize = usize::MAX;
+    let fold_of: Vec<usize> = (0..data.len())
+        .map(|i| match () {
+            _ if e_train_only && file_of[i] == 4 => NEVER,
+            _ if by_file => file_of[i],
+            _ => i % folds,
+        })
+        .collect();
     if by_file {
-        folds = file_of.iter().max().map_or(1, |m| m + 1);
+        folds = fold_of.iter().filter(|&&f| f != NEVER).max().map_or(1, |m| m + 1);
     }
+    let tested: Vec<usize> = (0..data.len()).filter(|&i| fold_of[i] != NEVER).collect();
     let reference = refdata::reference();
     let mut predictions = vec![None; data.len()];
-    for k in 0..folds {
+    for k in (0..folds).filter(|k| fold_of.contains(k)) {
         let train: Vec<_> = data.iter().enumerate().filter(|(i, _)| fold_of[*i] != k).map(|(_, m)| m.clone()).collect();
         let model = otklik_nlp::train_with(&train, &cfg, seed);
         let analyzer = Analyzer::from_model(Model::from_bytes(&model.to_bytes())?, &reference);
@@ -117,7 +132,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             predictions[i] = Some(analyzer.analyze(&m.text, m.channel.as_deref(), m.source.as_deref()));
         }
     }
-    let predictions: Vec<_> = predictions.into_iter().map(|p| p.expect("every fold predicted")).collect();
+    // Only the tested messages are scored.
+    let data: Vec<LabelledMessage> = tested.iter().map(|&i| data[i].clone()).collect();
+    let fold_of: Vec<usize> = tested.iter().map(|&i| fold_of[i]).collect();
+    let predictions: Vec<_> = tested.iter().map(|&i| predictions[i].clone().expect("every fold predicted")).collect();
     if show_errors {
         for (m, p) in data.iter().zip(&predictions) {
             if m.kind.as_deref() != Some("other")
@@ -148,14 +166,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if by_file {
         // Each writer's file scored by the model trained on the others, and the mean over files.
         let mut mean = [0.0f64; 4];
+        // A file left out (`--no-d`) is an empty fold: not scored, not in the mean.
+        let tested_files = (0..folds).filter(|k| fold_of.contains(k)).count().max(1);
         for k in 0..folds {
             let idx: Vec<usize> = (0..data.len()).filter(|i| fold_of[*i] == k).collect();
+            if idx.is_empty() {
+                continue;
+            }
             let d: Vec<_> = idx.iter().map(|&i| data[i].clone()).collect();
             let p: Vec<_> = idx.iter().map(|&i| predictions[i].clone()).collect();
             let r = otklik_nlp::eval::score(&d, &p, 0.0);
             println!(
                 "FILE {} n={} kind={:.4} inc_bal={:.4} cat_f1={:.4} q_recall={:.4}",
-                ["a", "b", "c", "d"][k],
+                ["a", "b", "c", "d", "e"][k],
                 d.len(),
                 r.kind_accuracy,
                 r.incident_balanced_accuracy,
@@ -168,7 +191,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 r.category_macro_f1,
                 question_recall(&d, &p),
             ]) {
-                *m += v / folds as f64;
+                *m += v / tested_files as f64;
             }
         }
         println!("FILEMEAN kind={:.4} inc_bal={:.4} cat_f1={:.4} q_recall={:.4}", mean[0], mean[1], mean[2], mean[3]);

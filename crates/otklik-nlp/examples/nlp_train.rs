@@ -2,7 +2,7 @@
 //!
 //! `cargo run --release -p otklik-nlp --example nlp_train -- [--seed N] [--out FILE] [CORPUS.jsonl…]`
 //! (defaults: seed 42, `data/models/nlp-v1.bin`, `data/corpus/train-a.jsonl`, `train-b.jsonl`,
-//! `train-c.jsonl` and `train-d.jsonl`).
+//! `train-c.jsonl`, `train-d.jsonl` and `train-e.jsonl`).
 #![allow(clippy::print_stdout)]
 
 use std::io::BufReader;
@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if files.is_empty() {
-        files = ["train-a.jsonl", "train-b.jsonl", "train-c.jsonl", "train-d.jsonl"]
+        files = ["train-a.jsonl", "train-b.jsonl", "train-c.jsonl", "train-d.jsonl", "train-e.jsonl"]
             .iter()
             .map(|f| format!("{root}/data/corpus/{f}"))
             .collect();
