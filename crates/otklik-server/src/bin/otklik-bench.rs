@@ -6,6 +6,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+// The same allocator as the `otklik` binary, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
