@@ -391,6 +391,9 @@ async fn submit(
     let (mut v, uploads, mut errors) = match read_multipart(mp).await {
         Ok(x) => x,
         Err(reason) => {
+            // The body was read as a stream and is gone: the reason is kept.
+            let kept = format!("malformed_payload: {reason}");
+            crate::channels::keep_reject(&state.workflow, Channel::Web, DEFAULT_SOURCE, kept, b"").await;
             return message_page(
                 StatusCode::BAD_REQUEST,
                 "Форма не прочитана",

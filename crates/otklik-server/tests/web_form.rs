@@ -249,3 +249,21 @@ async fn the_citizen_reads_the_answer_rates_it_and_returns_it_for_rework() {
         .unwrap();
     assert_eq!(res.status(), 409);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_form_body_is_refused_and_kept_for_inspection() {
+    let app = TestApp::start().await;
+    let res = app
+        .client
+        .post(format!("{}/form", app.base))
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nобрыв без конца")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("Форма не прочитана"));
+    let rejects = app.store.rejects(None, 10).await.unwrap();
+    assert_eq!(rejects.len(), 1);
+    assert!(rejects[0].reject.reason.starts_with("malformed_payload: "), "{}", rejects[0].reject.reason);
+}
