@@ -675,7 +675,7 @@ pub fn validate_login(login: &str) -> Result<(), DomainError> {
     if ok { Ok(()) } else { Err(DomainError::Validation("a login is 2–64 of a-z, 0-9, . _ - @".into())) }
 }
 
-fn validate_password(p: &str) -> Result<(), DomainError> {
+pub fn validate_password(p: &str) -> Result<(), DomainError> {
     if p.chars().count() < MIN_PASSWORD {
         return Err(DomainError::Validation(format!("a password needs at least {MIN_PASSWORD} characters")));
     }
@@ -718,7 +718,7 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-async fn hash_blocking(password: String) -> ApiResult<String> {
+pub(crate) async fn hash_blocking(password: String) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || auth::hash_password(&password)).await.map_err(|_| ApiError::internal())?
 }
 

@@ -40,6 +40,8 @@ pub fn routes() -> Router<AppState> {
         .route("/review", get(review_page))
         .route("/overview", get(overview_page))
         .route("/admin", get(admin_page))
+        .route("/admin/users", post(create_user))
+        .route("/admin/users/{id}/active", post(set_active))
         .route("/incidents/{id}", get(card_page))
         .route("/incidents/{id}/act", post(act))
         .route("/events", get(events))
@@ -1350,9 +1352,12 @@ async fn overview_page(State(state): State<AppState>, c: Console, Query(q): Quer
 #[template(path = "admin.html")]
 struct AdminPage {
     nav: Nav,
+    error: Option<String>,
+    self_id: Id,
+    roles: Vec<Choice>,
     channels: Vec<ChannelRow>,
     dead: usize,
-    users: Vec<(String, String, String, bool)>,
+    users: Vec<UserRow>,
     orgs: Vec<(String, String, String)>,
     territories: Vec<(String, String, String, String)>,
     topics: Vec<(String, String, String, bool)>,
@@ -1360,6 +1365,25 @@ struct AdminPage {
     policies: Vec<(String, String, String, String, String, String)>,
     years: String,
     rejects: Vec<(String, String, String, String)>,
+}
+
+struct UserRow {
+    id: Id,
+    login: String,
+    name: String,
+    roles: String,
+    active: bool,
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Admin => "администратор",
+        Role::RegionalCurator => "куратор ЦУР",
+        Role::MunicipalOperator => "оператор МЦУ",
+        Role::OrgHead => "руководитель организации",
+        Role::OrgExecutor => "исполнитель",
+        Role::Viewer => "наблюдатель",
+    }
 }
 
 struct ChannelRow {
@@ -1379,6 +1403,10 @@ fn span_text<T: serde::Serialize>(s: &Option<T>) -> String {
 }
 
 async fn admin_page(State(state): State<AppState>, c: Console) -> Response {
+    admin(&state, &c, None).await
+}
+
+async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response {
     if !c.auth.actor.is_admin() {
         return page(StatusCode::FORBIDDEN, NotFound { nav: c.nav("admin") }.render());
     }
@@ -1415,7 +1443,7 @@ async fn admin_page(State(state): State<AppState>, c: Console) -> Response {
                 .map(|g| format!("{}{}", g.role, g.node.as_deref().map(|n| format!(": {n}")).unwrap_or_default()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            (u.login, u.display_name, roles, u.active)
+            UserRow { id: u.id, login: u.login, name: u.display_name, roles, active: u.active }
         })
         .collect();
     let mut orgs: Vec<(String, String, String)> = store
@@ -1508,8 +1536,15 @@ async fn admin_page(State(state): State<AppState>, c: Console) -> Response {
             )
         })
         .collect();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let t = AdminPage {
         nav: c.nav("admin"),
+        error,
+        self_id: c.auth.user.id,
+        roles: Role::ALL
+            .iter()
+            .map(|r| Choice { code: r.as_str().to_string(), name: role_name(*r).to_string() })
+            .collect(),
         channels,
         dead,
         users,
@@ -1521,7 +1556,91 @@ async fn admin_page(State(state): State<AppState>, c: Console) -> Response {
         years,
         rejects,
     };
-    page(StatusCode::OK, t.render())
+    page(status, t.render())
+}
+
+#[derive(Debug, Deserialize)]
+struct NewUserForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    login: String,
+    name: String,
+    password: String,
+    role: String,
+    #[serde(default)]
+    node: String,
+}
+
+/// Creates an account from the administration page, with the API's checks.
+async fn create_user(State(state): State<AppState>, c: Console, Form(f): Form<NewUserForm>) -> Response {
+    if !c.auth.actor.is_admin() || !crate::auth::csrf_matches(&c.auth, &f.csrf) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let login = f.login.trim().to_string();
+    let grant = otklik_core::model::Grant {
+        role: Role::parse(&f.role).unwrap_or(Role::Viewer),
+        node: Some(f.node.trim().to_string()).filter(|n| !n.is_empty()),
+    };
+    let checked = crate::api::validate_login(&login)
+        .and_then(|_| crate::api::validate_password(&f.password))
+        .and_then(|_| crate::api::validate_grants(std::slice::from_ref(&grant), &state.workflow.catalog()));
+    if let Err(e) = checked {
+        return admin(&state, &c, Some(format!("Пользователь не создан: {e}"))).await;
+    }
+    let Ok(hash) = crate::api::hash_blocking(f.password).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let user = otklik_core::model::NewUser {
+        login,
+        display_name: f.name.trim().to_string(),
+        password_hash: Some(hash),
+        grants: vec![grant],
+    };
+    match state.workflow.store().create_user(&user, state.workflow.now()).await {
+        Ok(u) => {
+            tracing::info!(admin = c.auth.user.id, user = u.id, "account created in the console");
+            Redirect::to("/admin#users").into_response()
+        }
+        Err(otklik_core::StoreError::Conflict(_)) => {
+            admin(&state, &c, Some("Пользователь не создан: такой логин уже есть.".into())).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "create user");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ActiveForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    active: String,
+}
+
+/// Turns an account off or on; a disabled account's sessions and tokens stop working at once.
+async fn set_active(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<Id>,
+    Form(f): Form<ActiveForm>,
+) -> Response {
+    if !c.auth.actor.is_admin() || !crate::auth::csrf_matches(&c.auth, &f.csrf) || id == c.auth.user.id {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match state.workflow.store().update_user(id, None, Some(f.active == "1"), None, None).await {
+        Ok(_) => {
+            state.token_cache.clear();
+            tracing::info!(
+                admin = c.auth.user.id,
+                user = id,
+                active = f.active == "1",
+                "account switched in the console"
+            );
+            Redirect::to("/admin#users").into_response()
+        }
+        Err(_) => admin(&state, &c, Some("Пользователь не найден.".into())).await,
+    }
 }
 
 #[cfg(test)]

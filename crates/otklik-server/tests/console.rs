@@ -250,3 +250,62 @@ async fn administrators_see_the_reference_data_users_and_channels() {
     let operator = Browser::login(&app, "operator-gryazi").await;
     assert_eq!(operator.get("/admin").await.0, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_create_and_disable_accounts() {
+    let app = TestApp::start().await;
+    let admin = Browser::login(&app, "admin").await;
+    let (_, page) = admin.get("/admin").await;
+    let csrf = Browser::csrf(&page);
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let c = admin.client.clone();
+        let url = format!("{}{path}", admin.base);
+        async move { c.post(url).form(&fields).send().await.unwrap() }
+    };
+    let mut fields = vec![
+        ("_csrf", csrf.clone()),
+        ("login", "ivanova".to_string()),
+        ("name", "Иванова А. П.".to_string()),
+        ("password", PASSWORD.to_string()),
+        ("role", "municipal_operator".to_string()),
+        ("node", "nowhere".to_string()),
+    ];
+    let res = post("/admin/users", fields.clone()).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("unknown territory"));
+    fields[5].1 = "gryazinsky".into();
+    let mut forged = fields.clone();
+    forged[0].1 = "forged".into();
+    assert_eq!(post("/admin/users", forged).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(post("/admin/users", fields.clone()).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(post("/admin/users", fields).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "a login is taken once");
+    let ivanova = Browser::login(&app, "ivanova").await;
+    assert_eq!(ivanova.get("/queue").await.0, StatusCode::OK);
+
+    let (id, _) = app.store.user_by_login("ivanova").await.unwrap().unwrap();
+    let res = admin
+        .client
+        .post(format!("{}/admin/users/{}/active", admin.base, id.id))
+        .form(&[("_csrf", csrf.as_str()), ("active", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ivanova.get("/queue").await.0, StatusCode::SEE_OTHER, "a disabled account is logged out");
+    let operator = Browser::login(&app, "operator-gryazi").await;
+    let (_, op_page) = operator.get("/queue").await;
+    let res = operator
+        .client
+        .post(format!("{}/admin/users", operator.base))
+        .form(&[
+            ("_csrf", Browser::csrf(&op_page).as_str()),
+            ("login", "x1"),
+            ("name", "x"),
+            ("password", PASSWORD),
+            ("role", "admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "only administrators create accounts");
+}
