@@ -69,6 +69,8 @@ wire_enum!(
         AutoClose = "auto_close",
         /// The citizen rates the answer (through the tracking page; recorded by the system).
         Rate = "rate",
+        /// A duplicate joins another incident: its messages move there and it is closed as rejected.
+        Merge = "merge",
     }
 );
 
@@ -129,6 +131,12 @@ pub const TRANSITIONS: &[Transition] = &[
     },
     Transition { action: Action::AutoClose, from: &[WaitingCitizen], to: Target::To(Closed), roles: &[Admin] },
     Transition { action: Action::Rate, from: &[Answered, Closed], to: Target::Stay, roles: &[Admin] },
+    Transition {
+        action: Action::Merge,
+        from: &[New, Moderated, Assigned, InWork, Rework, Deferred, WaitingCitizen],
+        to: Target::To(Rejected),
+        roles: CENTRE,
+    },
     Transition {
         action: Action::Tag,
         from: &[New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen],
@@ -213,6 +221,9 @@ mod tests {
             (A::Rate, Answered, Answered, &[Admin]),
             (A::Rate, Closed, Closed, &[Admin]),
         ];
+        for s in [New, Moderated, Assigned, InWork, Rework, Deferred, WaitingCitizen] {
+            v.push((A::Merge, s, Rejected, centre));
+        }
         let taggers: &'static [Role] = &[Admin, Rc, Mo, Head, Ex];
         for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen] {
             v.push((A::Tag, s, s, taggers));

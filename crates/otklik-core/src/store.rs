@@ -227,6 +227,16 @@ pub struct Change {
     pub event: NewEvent,
     /// Notifications the change raises, stored in the same transaction.
     pub notifications: Vec<crate::model::NewNotification>,
+    /// Moves this incident's messages into another, unfinished one (merging a duplicate), with
+    /// an event in the other's history; refused as a conflict if the other is finished.
+    pub merge: Option<MergeInto>,
+}
+
+/// Where a merged duplicate's messages go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeInto {
+    pub into: Id,
+    pub event: NewEvent,
 }
 
 /// Storage of everything Otklik keeps. Writes that belong together are one transaction.

@@ -17,7 +17,7 @@ use crate::model::{
 };
 use crate::reference::ReferenceData;
 use crate::status::{self, Action};
-use crate::store::{AnswerWrite, Change, Store};
+use crate::store::{AnswerWrite, Change, MergeInto, Store};
 
 /// Where time comes from; injectable so tests never sleep.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -262,6 +262,13 @@ pub enum Command {
     /// Ask the citizen a clarifying question; deadlines pause until `resume`.
     AskCitizen {
         question: String,
+    },
+    /// This incident duplicates `into`: its messages move there (so the answer reaches every
+    /// citizen who wrote), and it is closed as rejected.
+    Merge {
+        into: Id,
+        #[serde(default)]
+        note: Option<String>,
     },
     /// The citizen's rating of the answer, 1 (bad) to 5 (good).
     Rate {
@@ -540,6 +547,7 @@ impl Workflow {
             notifications: vec![crate::model::NewNotification { kind: action.into(), org: notify, text: notice }],
             incident: after,
             answer: None,
+            merge: None,
         };
         match self.store.apply(&change).await {
             Ok(_) => Ok(true),
@@ -750,6 +758,7 @@ impl Workflow {
             Command::Tag { .. } => Action::Tag,
             Command::AskCitizen { .. } => Action::AskCitizen,
             Command::Rate { .. } => Action::Rate,
+            Command::Merge { .. } => Action::Merge,
         };
         let roles = actor.roles_over(&before, h);
         let mut outcome = Err(DomainError::ForbiddenAction(action));
@@ -780,6 +789,7 @@ impl Workflow {
         let mut note = None;
         let mut answer_write = None;
         let mut extra_changes = Vec::new();
+        let mut merge: Option<MergeInto> = None;
 
         let open_answer = |wanted: &[AnswerState]| -> Result<Answer, DomainError> {
             match &current {
@@ -1058,6 +1068,31 @@ impl Workflow {
                 }
                 after.tags = clean;
             }
+            Command::Merge { into, note: n } => {
+                if into == id {
+                    return Err(DomainError::Validation("an incident cannot be merged into itself".into()));
+                }
+                let target = self.visible_incident(actor, into).await?;
+                if target.status.is_terminal() {
+                    return Err(DomainError::Validation(format!("incident {into} is finished")));
+                }
+                after.closed_at = Some(now);
+                note = Some(match n.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+                    Some(c) => format!("объединено с № {into}: {c}"),
+                    None => format!("объединено с № {into}"),
+                });
+                merge = Some(MergeInto {
+                    into,
+                    event: NewEvent {
+                        at: now,
+                        actor_id: actor.user_id,
+                        actor: actor.name.clone(),
+                        action: "merged".into(),
+                        changes: vec![],
+                        note: Some(format!("присоединено обращение № {id}")),
+                    },
+                });
+            }
             Command::Rate { score, comment } => {
                 if !(1..=5).contains(&score) {
                     return Err(DomainError::Validation("score must be from 1 to 5".into()));
@@ -1079,6 +1114,7 @@ impl Workflow {
             incident: after,
             answer: answer_write,
             notifications: vec![],
+            merge,
             event: NewEvent {
                 at: now,
                 actor_id: actor.user_id,

@@ -712,6 +712,8 @@ fn action_label(a: &str) -> String {
         "ask_citizen" => "Вопрос заявителю".into(),
         "auto_close" => "Закрыто автоматически".into(),
         "rate" => "Оценка заявителя".into(),
+        "merge" => "Объединено как дубликат".into(),
+        "merged" => "Присоединён дубликат".into(),
         "deadline_warning" => "Срок подходит".into(),
         "deadline_breach" => "Срок нарушен".into(),
         "escalate" => "Эскалация".into(),
@@ -735,6 +737,7 @@ pub fn action_button(a: &str) -> &'static str {
         "defer" => "Отложить",
         "resume" => "Продолжить работу",
         "ask_citizen" => "Задать вопрос заявителю",
+        "merge" => "Объединить как дубликат",
         _ => "Выполнить",
     }
 }
@@ -1103,6 +1106,12 @@ async fn read_action(
         "defer" => Command::Defer { reason: text("reason")? },
         "resume" => Command::Resume { note: get("note") },
         "ask_citizen" => Command::AskCitizen { question: text("question")? },
+        "merge" => Command::Merge {
+            into: get("into")
+                .and_then(|v| v.trim_start_matches('№').trim().parse().ok())
+                .ok_or("Укажите номер обращения, с которым объединить.")?,
+            note: get("note"),
+        },
         "tag" => {
             Command::Tag { tags: get("tags").unwrap_or_default().split(',').map(|t| t.trim().to_string()).collect() }
         }

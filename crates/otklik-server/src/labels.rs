@@ -34,6 +34,7 @@ pub fn public_action(action: &str) -> Option<&'static str> {
         Action::Resume => "Работа продолжена",
         Action::AskCitizen => "Заданы уточняющие вопросы",
         Action::Rate => "Получена оценка ответа",
+        Action::Merge => "Объединено с обращением о той же проблеме",
         Action::Moderate
         | Action::DraftAnswer
         | Action::SubmitForReview

@@ -309,3 +309,47 @@ async fn administrators_create_and_disable_accounts() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "only administrators create accounts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_is_merged_and_the_answer_goes_to_every_citizen() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let main = app.ingest(&admin, "dup-1", Some("gryazinsky")).await;
+    let dup = app.ingest(&admin, "dup-2", Some("gryazinsky")).await;
+    let other = app.ingest(&admin, "dup-3", Some("yelets-city")).await;
+    let operator = Browser::login(&app, "operator-gryazi").await;
+    let (_, page) = operator.get(&format!("/incidents/{dup}")).await;
+    assert!(page.contains("Объединить как дубликат"));
+    let csrf = Browser::csrf(&page);
+    // Not into itself, nor into an incident out of the operator's scope.
+    let (s, page) = operator.act(dup, &csrf, &[("action", "merge"), ("into", &dup.to_string())]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let (s, _) = operator.act(dup, &csrf, &[("action", "merge"), ("into", &other.to_string())]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = operator.act(dup, &csrf, &[("action", "merge"), ("into", &format!("№ {main}"))]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{main}")).await;
+    assert_eq!(card["messages"].as_array().unwrap().len(), 2, "the duplicate's message joined");
+    assert_eq!(card["history"].as_array().unwrap().last().unwrap()["action"], "merged");
+    let (_, gone) = app.get(&admin, &format!("/api/v1/incidents/{dup}")).await;
+    assert_eq!(gone["incident"]["status"], "rejected");
+    assert!(
+        gone["history"].as_array().unwrap().last().unwrap()["note"].as_str().unwrap().contains(&format!("№ {main}"))
+    );
+    for body in [
+        json!({"action": "assign", "org": "adm-gryazinsky"}),
+        json!({"action": "take"}),
+        json!({"action": "draft_answer", "kind": "final", "text": "Яма заделана."}),
+        json!({"action": "submit_for_review"}),
+        json!({"action": "approve"}),
+        json!({"action": "publish"}),
+    ] {
+        let (s, v) = app.act(&admin, main, body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{main}")).await;
+    let targets: Vec<&str> =
+        card["answers"][0]["publications"].as_array().unwrap().iter().map(|p| p["target"].as_str().unwrap()).collect();
+    assert_eq!(targets.len(), 2, "one delivery per citizen's thread: {targets:?}");
+}

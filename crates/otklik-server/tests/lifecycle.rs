@@ -29,7 +29,7 @@ async fn a_message_walks_through_every_state_to_closed() {
     assert_eq!(card["incident"]["region"], "lipetsk-oblast");
     assert_eq!(card["messages"][0]["text"], "На улице Правды в Грязях огромная яма, машины бьют колёса");
     assert_eq!(card["messages"][0]["raw"]["external_id"], "wall-1_101", "the raw payload is kept");
-    assert_eq!(card["allowed_actions"], json!(["moderate", "assign", "reject", "tag"]));
+    assert_eq!(card["allowed_actions"], json!(["moderate", "assign", "reject", "tag", "merge"]));
 
     let step = |who: &'static str, body: serde_json::Value, status: &'static str| (who, body, status);
     let steps = vec![

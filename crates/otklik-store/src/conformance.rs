@@ -342,6 +342,7 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
         incident: next.clone(),
         answer: Some(AnswerWrite::Insert(answer)),
         notifications: vec![],
+        merge: None,
         event,
     };
     let out = s.apply(&change).await.unwrap();
@@ -373,6 +374,7 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
         incident: out.clone(),
         answer: Some(AnswerWrite::Update { answer: a.clone(), new_publications: vec![publication.clone()] }),
         notifications: vec![],
+        merge: None,
         event: NewEvent {
             at: now,
             actor_id: Some(7),
@@ -403,6 +405,7 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
         incident: moderated,
         answer: None,
         notifications: vec![],
+        merge: None,
         event: NewEvent {
             at: now,
             actor_id: Some(7),
@@ -454,6 +457,7 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
             incident: Incident { id: 987_654, ..out },
             answer: None,
             notifications: vec![],
+            merge: None,
             event: change.event.clone()
         })
         .await,
@@ -544,6 +548,54 @@ async fn outbox_claims_retries_and_finishes(s: &dyn Store, incident_id: Id, mess
     ));
 }
 
+/// Merging moves a duplicate's messages into the other incident, in one transaction, and never
+/// into a finished one.
+pub async fn merge_moves_messages(s: &dyn Store) {
+    let a = s.ingest(&message("m", "merge-a", "яма"), &seed(Some("lip"), Some("yelets")), t0()).await.unwrap();
+    let b = s.ingest(&message("m", "merge-b", "та же яма"), &seed(Some("lip"), Some("yelets")), t0()).await.unwrap();
+    let target_before = s.incident(a.incident_id).await.unwrap().unwrap();
+    let dup = s.incident(b.incident_id).await.unwrap().unwrap();
+    let ev = |action: &str| NewEvent {
+        at: t0() + Duration::minutes(5),
+        actor_id: Some(3),
+        actor: "u".into(),
+        action: action.into(),
+        changes: vec![],
+        note: None,
+    };
+    let change = |into: Id, version: i64| Change {
+        expected_version: version,
+        incident: Incident { status: Status::Rejected, ..dup.clone() },
+        answer: None,
+        notifications: vec![],
+        event: ev("merge"),
+        merge: Some(otklik_core::store::MergeInto { into, event: ev("merged") }),
+    };
+    s.apply(&change(a.incident_id, dup.version)).await.unwrap();
+    let target = s.incident_detail(a.incident_id).await.unwrap().unwrap();
+    let ids: Vec<&str> = target.messages.iter().map(|m| m.body.external_id.as_str()).collect();
+    assert_eq!(ids, vec!["merge-a", "merge-b"]);
+    assert_eq!(target.incident.version, target_before.version + 1);
+    assert_eq!(target.history.last().unwrap().action, "merged");
+    let gone = s.incident_detail(b.incident_id).await.unwrap().unwrap();
+    assert!(gone.messages.is_empty());
+    assert_eq!(gone.incident.status, Status::Rejected);
+    // Into a finished incident: refused, and nothing moves.
+    let c = s.ingest(&message("m", "merge-c", "ещё"), &seed(Some("lip"), Some("yelets")), t0()).await.unwrap();
+    let dup = s.incident(c.incident_id).await.unwrap().unwrap();
+    let finished = Change {
+        expected_version: dup.version,
+        incident: Incident { status: Status::Rejected, ..dup.clone() },
+        answer: None,
+        notifications: vec![],
+        event: ev("merge"),
+        merge: Some(otklik_core::store::MergeInto { into: b.incident_id, event: ev("merged") }),
+    };
+    assert!(matches!(s.apply(&finished).await, Err(StoreError::Conflict(_))));
+    let still = s.incident_detail(c.incident_id).await.unwrap().unwrap();
+    assert_eq!((still.incident.status, still.messages.len()), (Status::New, 1));
+}
+
 /// Rejected deliveries are kept newest first; polling cursors are kept per source.
 pub async fn rejects_and_cursors(s: &dyn Store) {
     for (i, reason) in ["malformed_payload: not JSON", "forbidden_webhook: wrong secret"].iter().enumerate() {
@@ -614,4 +666,5 @@ pub async fn run_all(s: Arc<dyn Store>) {
     lists_filter_scope_and_paginate(&*s).await;
     rejects_and_cursors(&*s).await;
     overview_counts(&*s).await;
+    merge_moves_messages(&*s).await;
 }

@@ -1709,6 +1709,41 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(backend_error)?;
+        if let Some(m) = &change.merge {
+            // The duplicate's messages join the other incident, which must still be open.
+            let done = sqlx::query(
+                "UPDATE incidents SET version = version + 1, updated_at = $1 WHERE id = $2 \
+                 AND status NOT IN ('closed', 'rejected')",
+            )
+            .bind(ms(m.event.at))
+            .bind(m.into)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict("the incident to merge into is finished or gone".into()));
+            }
+            sqlx::query("UPDATE messages SET incident_id = $1 WHERE incident_id = $2")
+                .bind(m.into)
+                .bind(i.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+            sqlx::query(
+                "INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(m.into)
+            .bind(ms(m.event.at))
+            .bind(m.event.actor_id)
+            .bind(&m.event.actor)
+            .bind(&m.event.action)
+            .bind(to_json(&m.event.changes))
+            .bind(m.event.note.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        }
         for n in &change.notifications {
             sqlx::query(
                 "INSERT INTO notifications (at, incident_id, kind, org, region, municipality, text, webhook_state, \
