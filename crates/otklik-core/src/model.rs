@@ -498,6 +498,11 @@ pub struct Notification {
     /// Delivery to the outgoing webhook, when one is configured.
     pub webhook_state: PublicationState,
     pub webhook_attempts: i32,
+    /// Delivery by e-mail, when e-mail is configured (`none` for notifications older than it).
+    #[serde(default)]
+    pub email_state: Option<PublicationState>,
+    #[serde(default)]
+    pub email_attempts: i32,
 }
 
 /// A notification before it is stored (with its incident's change).

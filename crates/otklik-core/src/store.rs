@@ -398,6 +398,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         state: crate::model::PublicationState,
         attempts: i32,
     ) -> Result<(), StoreError>;
+    /// Notifications whose e-mail is pending or failed, oldest first.
+    async fn pending_emails(&self, limit: u32) -> Result<Vec<crate::model::Notification>, StoreError>;
+    async fn mark_email(&self, id: Id, state: crate::model::PublicationState, attempts: i32) -> Result<(), StoreError>;
     /// Breached incidents whose escalation is due to climb at `now`.
     async fn due_escalations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Incidents waiting for the citizen since before `since`.

@@ -207,6 +207,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::time::Duration::from_secs(5),
             );
             crate::channels::spawn_pollers(state.workflow.clone(), state.channels.clone());
+            if let Some(email) = config.notifications.email.clone() {
+                crate::email::spawn(state.workflow.store().clone(), crate::email::Mailer::new(email)?);
+            }
             if let (Some(url), Some(secret)) =
                 (config.notifications.webhook_url.clone(), config.notifications.webhook_secret.clone())
             {
@@ -231,6 +234,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(&c.config)?;
             let reference = setup::reference_for(&config)?;
             crate::channels::Channels::build(&config.channels).map_err(|e| anyhow::anyhow!("[[channels]]: {e}"))?;
+            if let Some(email) = config.notifications.email.clone() {
+                crate::email::Mailer::new(email)?;
+            }
             let mut out = std::io::stdout().lock();
             writeln!(
                 out,

@@ -51,6 +51,8 @@ pub struct NotificationsConfig {
     pub webhook_url: Option<String>,
     /// The HMAC-SHA256 key of the `X-Otklik-Signature` header. A secret: never logged.
     pub webhook_secret: Option<String>,
+    /// E-mail of notifications to the people responsible.
+    pub email: Option<crate::email::EmailConfig>,
 }
 
 impl std::fmt::Debug for NotificationsConfig {
@@ -58,6 +60,7 @@ impl std::fmt::Debug for NotificationsConfig {
         f.debug_struct("NotificationsConfig")
             .field("webhook_url", &self.webhook_url)
             .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .field("email", &self.email)
             .finish()
     }
 }

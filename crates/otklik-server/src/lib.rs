@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod email;
 pub mod error;
 pub mod form;
 pub mod labels;

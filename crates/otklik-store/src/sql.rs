@@ -225,8 +225,8 @@ fn outbox_row(r: &AnyRow) -> Result<OutboxEntry, StoreError> {
 
 const OUTBOX_FROM: &str = "FROM publications p JOIN answers a ON a.id = p.answer_id";
 
-const NOTIFICATION_COLS: &str =
-    "id, at, incident_id, kind, org, region, municipality, text, webhook_state, webhook_attempts";
+const NOTIFICATION_COLS: &str = "id, at, incident_id, kind, org, region, municipality, text, webhook_state, webhook_attempts, email_state, \
+     email_attempts";
 
 fn notification_row(r: &AnyRow) -> Result<Notification, StoreError> {
     let state: String = get(r, "webhook_state")?;
@@ -241,6 +241,8 @@ fn notification_row(r: &AnyRow) -> Result<Notification, StoreError> {
         text: get(r, "text")?,
         webhook_state: PublicationState::parse(&state).ok_or_else(|| corrupt("webhook state", &state))?,
         webhook_attempts: get::<i64>(r, "webhook_attempts")? as i32,
+        email_state: PublicationState::parse(&get::<String>(r, "email_state")?),
+        email_attempts: get::<i64>(r, "email_attempts")? as i32,
     })
 }
 
@@ -1440,6 +1442,28 @@ impl Store for SqlStore {
         row.as_ref().map(outbox_row).transpose()
     }
 
+    async fn pending_emails(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLS} FROM notifications WHERE email_state IN ('pending', 'failed') ORDER BY id LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(notification_row).collect()
+    }
+
+    async fn mark_email(&self, id: Id, state: PublicationState, attempts: i32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE notifications SET email_state = $1, email_attempts = $2 WHERE id = $3")
+            .bind(state.as_str())
+            .bind(i64::from(attempts))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+
     async fn mark_webhook(&self, id: Id, state: PublicationState, attempts: i32) -> Result<(), StoreError> {
         sqlx::query("UPDATE notifications SET webhook_state = $1, webhook_attempts = $2 WHERE id = $3")
             .bind(state.as_str())
@@ -1747,7 +1771,7 @@ impl Store for SqlStore {
         for n in &change.notifications {
             sqlx::query(
                 "INSERT INTO notifications (at, incident_id, kind, org, region, municipality, text, webhook_state, \
-                 webhook_attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0)",
+                 webhook_attempts, email_state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, 'pending')",
             )
             .bind(ms(e.at))
             .bind(i.id)
