@@ -894,13 +894,16 @@ fn card_view(
                 AnswerState::Published => "опубликован",
             },
             text: a.text.clone(),
-            note: a.return_reason.map(|r| {
-                format!(
-                    "{}{}",
-                    rework_reason_name(r),
-                    a.return_comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
-                )
-            }),
+            // Why it was returned matters while it is being reworked, not once it is out.
+            note: a.return_reason.filter(|_| !matches!(a.state, AnswerState::Approved | AnswerState::Published)).map(
+                |r| {
+                    format!(
+                        "{}{}",
+                        rework_reason_name(r),
+                        a.return_comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default()
+                    )
+                },
+            ),
             photos: a.attachments.iter().filter(|x| x.kind == "photo").map(|x| x.url.clone()).collect(),
             deliveries: a
                 .publications
@@ -928,8 +931,7 @@ fn card_view(
             changes: e
                 .changes
                 .iter()
-                .filter(|ch| !ch.field.ends_with("_at") && ch.field != "version" && !ch.field.starts_with("next_"))
-                .map(|ch| format!("{}: {} → {}", ch.field, short(&ch.before), short(&ch.after)))
+                .filter_map(|ch| change_words(catalog, &ch.field, &ch.before, &ch.after))
                 .collect::<Vec<_>>()
                 .join("; "),
         })
@@ -1025,6 +1027,42 @@ fn card_view(
         draft_kind: open_draft.map(|a| a.kind.as_str().to_string()).unwrap_or_else(|| "final".into()),
         error,
     }
+}
+
+/// A change of the history in words, or `None` for bookkeeping a person need not read.
+fn change_words(
+    catalog: &Catalog,
+    field: &str,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+) -> Option<String> {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let named = |v: &serde_json::Value, f: &dyn Fn(&str) -> Option<String>| -> String {
+        text(v).and_then(|c| f(&c).or(Some(c))).unwrap_or_else(|| short(v))
+    };
+    let status = |c: &str| Status::parse(c).map(|s| labels::status(s).to_string());
+    let org = |c: &str| catalog.hierarchy.org(c).map(|o| o.name.clone());
+    let category = |c: &str| catalog.categories.get(c).map(|x| x.name.clone());
+    let territory = |c: &str| catalog.hierarchy.territory(c).map(|t| t.name.clone());
+    let kind = |c: &str| Kind::parse(c).map(|k| kind_name(k).to_string());
+    let plain = |_: &str| None;
+    type Namer<'a> = &'a dyn Fn(&str) -> Option<String>;
+    let (label, f): (&str, Namer<'_>) = match field {
+        "status" => ("статус", &status),
+        "org" => ("исполнитель", &org),
+        "suggested_org" => ("предложен исполнитель", &org),
+        "category" => ("тема", &category),
+        "territory" => ("территория", &territory),
+        "kind" => ("вид", &kind),
+        "urgent" => ("срочность", &plain),
+        "tags" => ("метки", &plain),
+        "rating" => ("оценка", &plain),
+        "escalation_level" => ("уровень эскалации", &plain),
+        f if f.starts_with("answer.") && f.ends_with(".state") => ("ответ", &plain),
+        f if f.starts_with("message.") => ("сообщение", &plain),
+        _ => return None,
+    };
+    Some(format!("{label}: {} → {}", named(before, f), named(after, f)))
 }
 
 fn short(v: &serde_json::Value) -> String {
@@ -1655,6 +1693,22 @@ async fn set_active(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_changes_read_in_russian_and_bookkeeping_is_hidden() {
+        let c = Catalog::default();
+        let j = |s: &str| serde_json::json!(s);
+        assert_eq!(
+            change_words(&c, "status", &j("new"), &j("assigned")).as_deref(),
+            Some("статус: Принято → Передано исполнителю")
+        );
+        assert_eq!(
+            change_words(&c, "org", &serde_json::Value::Null, &j("adm-x")).as_deref(),
+            Some("исполнитель: — → adm-x")
+        );
+        assert_eq!(change_words(&c, "assignee", &serde_json::Value::Null, &serde_json::json!(5)), None);
+        assert_eq!(change_words(&c, "first_answer_seconds", &serde_json::Value::Null, &serde_json::json!(6)), None);
+    }
 
     #[test]
     fn means_and_medians() {
