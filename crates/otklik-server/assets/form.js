@@ -1,6 +1,9 @@
 // Progressive enhancement of the web form: topics follow the chosen direction, and the browser's
 // location fills the point. The form works without it.
 (function () {
+  // After a refused submission, the list of problems is read first.
+  var errors = document.getElementById("form-errors");
+  if (errors) errors.focus();
   var direction = document.getElementById("direction");
   var category = document.getElementById("category");
   if (direction && category) {
