@@ -58,6 +58,8 @@ pub struct AppState {
     pub public_limiter: Arc<crate::form::PublicLimiter>,
     /// The configured channel sources.
     pub channels: Arc<crate::channels::Channels>,
+    /// Incident changes for the consoles' live updates (a watcher started on first use).
+    pub changes: Arc<tokio::sync::OnceCell<tokio::sync::watch::Receiver<crate::console::Newest>>>,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
             token_cache: Default::default(),
             public_limiter: Default::default(),
             channels: Default::default(),
+            changes: Default::default(),
         }
     }
 

@@ -205,15 +205,9 @@ struct CsrfForm {
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
     // The form carries the token (the header is for htmx): check it against the session.
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|l| l.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(crate::auth::SESSION_COOKIE).and_then(|r| r.strip_prefix('=')))
-        .map(str::to_string);
+    let cookie = crate::auth::cookie_in(&headers, crate::auth::SESSION_COOKIE);
     if let Some(c) = cookie {
-        let hash = crate::auth::token_hash(&c);
+        let hash = crate::auth::token_hash(c);
         let store = state.workflow.store();
         if let Ok(Some(s)) = store.session(&hash).await
             && s.csrf_token == f.csrf
@@ -236,7 +230,7 @@ struct Choice {
 }
 
 /// The filters as typed (strings, so the form shows them back).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct Filters {
     #[serde(default)]
     status: String,
@@ -531,88 +525,76 @@ async fn queue_counts(State(state): State<AppState>, c: Console, Query(f): Query
     let store = state.workflow.store();
     let base = Filters { status: String::new(), due: String::new(), urgent: String::new(), cursor: String::new(), ..f };
     let variants: [(&str, Filters); 4] = [
-        ("Открыто", Filters { ..clone_filters(&base) }),
-        ("Просрочено", Filters { due: "overdue".into(), ..clone_filters(&base) }),
-        ("Срочных", Filters { urgent: "true".into(), ..clone_filters(&base) }),
-        ("На проверке", Filters { status: "review".into(), ..clone_filters(&base) }),
+        ("Открыто", base.clone()),
+        ("Просрочено", Filters { due: "overdue".into(), ..base.clone() }),
+        ("Срочных", Filters { urgent: "true".into(), ..base.clone() }),
+        ("На проверке", Filters { status: "review".into(), ..base.clone() }),
     ];
-    let mut html = String::from("<ul class=\"counters\">");
+    let mut counts = Vec::new();
     for (label, v) in variants {
         let Ok(q) = crate::api::incident_query(&state, &v.params()) else { continue };
         let n = store.count_incidents(&q, &scope).await.unwrap_or(0);
-        html.push_str(&format!(
-            "<li><a href=\"/queue?{}\"><span class=\"n\">{n}</span> {label}</a></li>",
-            esc(&v.query())
-        ));
+        counts.push((label, n, v.query()));
     }
-    html.push_str("</ul>");
-    page(StatusCode::OK, Ok(html))
+    page(StatusCode::OK, CountsPart { counts }.render())
 }
 
-/// HTML-escapes text for the few fragments built without a template.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
-fn clone_filters(f: &Filters) -> Filters {
-    Filters {
-        status: f.status.clone(),
-        category: f.category.clone(),
-        territory: f.territory.clone(),
-        org: f.org.clone(),
-        channel: f.channel.clone(),
-        due: f.due.clone(),
-        urgent: f.urgent.clone(),
-        q: f.q.clone(),
-        sort: f.sort.clone(),
-        cursor: String::new(),
-    }
+#[derive(Template)]
+#[template(path = "queue_counts.html")]
+struct CountsPart {
+    counts: Vec<(&'static str, u64, String)>,
 }
 
 // ---------------------------------------------------------------- live updates
 
-/// Server-sent events: `changed` whenever any incident changes (the page then reloads what it
-/// shows, within its own scope). Watches the newest change time, so every worker's writes count.
+/// The newest change in the store: (time, incident).
+pub type Newest = Option<(DateTime<Utc>, Id)>;
+
+async fn newest_change(wf: &otklik_core::workflow::Workflow) -> Option<Newest> {
+    let everything = otklik_core::access::ScopeFilter { all: true, ..Default::default() };
+    let q = otklik_core::store::IncidentQuery { sort: SortKey::UpdatedDesc, limit: 1, ..Default::default() };
+    let p = wf.store().list_incidents(&q, &everything).await.ok()?;
+    Some(p.items.first().map(|i| (i.updated_at, i.id)))
+}
+
+/// Server-sent events: `changed` whenever any incident changes after the stream opened (the
+/// page then reloads what it shows, within its own scope).
 async fn events(
     State(state): State<AppState>,
     _c: Console,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-    let wf = state.workflow.clone();
-    let stream = async_stream(wf);
+    let rx = state.changes.get_or_init(|| async { watch_changes(state.workflow.clone()) }).await.clone();
+    let seen = newest_change(&state.workflow).await.flatten();
+    let stream = futures_util::stream::unfold((rx, seen), |(mut rx, mut seen)| async move {
+        loop {
+            rx.changed().await.ok()?;
+            let now = *rx.borrow_and_update();
+            if now > seen {
+                seen = now;
+                return Some((Ok(Event::default().event("changed").data("1")), (rx, seen)));
+            }
+        }
+    });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
-fn async_stream(
-    wf: std::sync::Arc<otklik_core::workflow::Workflow>,
-) -> impl futures_util::Stream<Item = Result<Event, Infallible>> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(4);
+/// One watcher per server for all open consoles: it reads the newest change every 2 s (so every
+/// worker's writes count) and publishes it to the event streams.
+fn watch_changes(wf: std::sync::Arc<otklik_core::workflow::Workflow>) -> tokio::sync::watch::Receiver<Newest> {
+    let (tx, rx) = tokio::sync::watch::channel(None);
     tokio::spawn(async move {
-        let mut last: Option<(DateTime<Utc>, Id)> = None;
-        let everything = otklik_core::access::ScopeFilter { all: true, ..Default::default() };
-        let q = otklik_core::store::IncidentQuery { sort: SortKey::UpdatedDesc, limit: 1, ..Default::default() };
         loop {
-            if let Ok(p) = wf.store().list_incidents(&q, &everything).await {
-                let newest = p.items.first().map(|i| (i.updated_at, i.id));
-                if last.is_some()
-                    && newest != last
-                    && tx.send(Ok(Event::default().event("changed").data("1"))).await.is_err()
-                {
-                    return;
-                }
-                last = newest;
-            }
-            if tx.is_closed() {
-                return;
+            if let Some(newest) = newest_change(&wf).await {
+                tx.send_if_modified(|v| {
+                    let moved = *v != newest;
+                    *v = newest;
+                    moved
+                });
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     });
-    tokio_stream_from(rx)
-}
-
-/// A stream over a channel receiver.
-fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures_util::Stream<Item = T> {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    rx
 }
 
 // ---------------------------------------------------------------- the incident card

@@ -320,6 +320,39 @@ impl SqlStore {
     }
 
     /// Builds the WHERE clause shared by list and count.
+    /// Notifications whose delivery by one route (`webhook_state` or `email_state`) is due.
+    async fn pending_notifications(&self, state_column: &str, limit: u32) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLS} FROM notifications WHERE {state_column} IN ('pending', 'failed') \
+             ORDER BY id LIMIT $1"
+        )))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        rows.iter().map(notification_row).collect()
+    }
+
+    /// Records a delivery attempt by one route (`webhook` or `email`).
+    async fn mark_notification(
+        &self,
+        route: &str,
+        id: Id,
+        state: PublicationState,
+        attempts: i32,
+    ) -> Result<(), StoreError> {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE notifications SET {route}_state = $1, {route}_attempts = $2 WHERE id = $3"
+        )))
+        .bind(state.as_str())
+        .bind(i64::from(attempts))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
     /// Restricts rows of `incidents` (aliased by `prefix`, e.g. `i.`) to a scope.
     fn scope(scope: &ScopeFilter, prefix: &str, sql: &mut Sql) {
         if scope.all {
@@ -1165,14 +1198,7 @@ impl Store for SqlStore {
     }
 
     async fn pending_webhooks(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {NOTIFICATION_COLS} FROM notifications WHERE webhook_state IN ('pending', 'failed') ORDER BY id LIMIT $1"
-        )))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend_error)?;
-        rows.iter().map(notification_row).collect()
+        self.pending_notifications("webhook_state", limit).await
     }
 
     async fn overview(
@@ -1443,36 +1469,15 @@ impl Store for SqlStore {
     }
 
     async fn pending_emails(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {NOTIFICATION_COLS} FROM notifications WHERE email_state IN ('pending', 'failed') ORDER BY id LIMIT $1"
-        )))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend_error)?;
-        rows.iter().map(notification_row).collect()
+        self.pending_notifications("email_state", limit).await
     }
 
     async fn mark_email(&self, id: Id, state: PublicationState, attempts: i32) -> Result<(), StoreError> {
-        sqlx::query("UPDATE notifications SET email_state = $1, email_attempts = $2 WHERE id = $3")
-            .bind(state.as_str())
-            .bind(i64::from(attempts))
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        Ok(())
+        self.mark_notification("email", id, state, attempts).await
     }
 
     async fn mark_webhook(&self, id: Id, state: PublicationState, attempts: i32) -> Result<(), StoreError> {
-        sqlx::query("UPDATE notifications SET webhook_state = $1, webhook_attempts = $2 WHERE id = $3")
-            .bind(state.as_str())
-            .bind(i64::from(attempts))
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(backend_error)?;
-        Ok(())
+        self.mark_notification("webhook", id, state, attempts).await
     }
 
     async fn due_escalations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
