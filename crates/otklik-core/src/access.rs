@@ -200,7 +200,19 @@ impl Actor {
     }
 
     pub fn can_see(&self, incident: &Incident, h: &Hierarchy) -> bool {
-        self.grants.iter().any(|g| Self::grant_covers(g, incident, h))
+        self.grants.iter().any(|g| Self::grant_covers(g, incident, h)) || self.co_executes(incident, h)
+    }
+
+    /// Whether one of the actor's organisations co-executes the incident (it sees the incident and
+    /// may contribute; the lead organisation answers).
+    pub fn co_executes(&self, incident: &Incident, h: &Hierarchy) -> bool {
+        !incident.co_orgs.is_empty()
+            && self.grants.iter().filter(|g| g.role != Role::Viewer && g.role.bound_to_organisation()).any(|g| {
+                g.node.as_deref().is_some_and(|n| {
+                    let subtree = h.org_subtree(n);
+                    incident.co_orgs.iter().any(|o| subtree.iter().any(|s| s == o))
+                })
+            })
     }
 
     /// Whether this actor may route work to `org`: organisations in a region where the actor
@@ -289,6 +301,11 @@ mod tests {
             warned_due: None,
             breached_due: None,
             escalation_level: 0,
+            clock_started_at: None,
+            registration_due: None,
+            redirect_due: None,
+            extended_at: None,
+            co_orgs: vec![],
             tags: vec![],
             version: 1,
         }

@@ -194,6 +194,11 @@ impl DeadlinePolicy {
         (first, self.resolution.map(|s| s.after(start, c)))
     }
 
+    /// Formal appeals (59-ФЗ): the registration and the redirect deadlines from the start.
+    pub fn formal(&self, start: DateTime<Utc>, c: &Clockwork<'_>) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        (self.registration.map(|s| s.after(start, c)), self.redirect_within.map(|s| s.after(start, c)))
+    }
+
     /// Due instant of the final answer once an intermediate answer went out at `at`.
     pub fn after_intermediate(&self, at: DateTime<Utc>, c: &Clockwork<'_>) -> Option<DateTime<Utc>> {
         self.final_after_intermediate.map(|s| s.after(at, c))

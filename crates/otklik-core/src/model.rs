@@ -276,6 +276,9 @@ pub struct IncidentSeed {
     pub route_note: Option<String>,
     pub first_answer_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
+    /// Formal appeals: registration and redirect deadlines.
+    pub registration_due: Option<DateTime<Utc>>,
+    pub redirect_due: Option<DateTime<Utc>>,
     pub deadline_policy: Option<String>,
     pub summary: String,
     pub tags: Vec<String>,
@@ -339,6 +342,23 @@ pub struct Incident {
     /// How far a breach has been escalated: 1 the organisation's head, 2 the municipal centre,
     /// 3 the regional centre.
     pub escalation_level: i32,
+    /// When a redirect started the clock again (the policy's `restart_on_redirect`); the
+    /// capture when absent.
+    #[serde(default)]
+    pub clock_started_at: Option<DateTime<Utc>>,
+    /// Formal appeals (59-ФЗ): the registration deadline (met when the incident leaves `new`)
+    /// and the deadline for redirecting it to the competent body.
+    #[serde(default)]
+    pub registration_due: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub redirect_due: Option<DateTime<Utc>>,
+    /// When the one extension of the answer deadline was granted.
+    #[serde(default)]
+    pub extended_at: Option<DateTime<Utc>>,
+    /// Organisations that co-execute (the lead is `org`): they see the incident and add their
+    /// contributions; the lead answers.
+    #[serde(default)]
+    pub co_orgs: Vec<String>,
     pub tags: Vec<String>,
     /// Bumped on every change; used for optimistic concurrency.
     pub version: i64,
@@ -351,17 +371,19 @@ impl Incident {
         if matches!(self.status, Status::Answered | Status::Closed | Status::Rejected | Status::WaitingCitizen) {
             return None;
         }
-        if self.first_answered_at.is_none() {
-            self.first_answer_due.or(self.resolution_due)
-        } else {
-            self.resolution_due
-        }
+        current_due(
+            self.status == Status::New,
+            self.registration_due,
+            self.first_answered_at,
+            self.first_answer_due,
+            self.resolution_due,
+        )
     }
 
-    /// When the clock of the current deadline started: capture for the first answer, the first
-    /// answer for the final one.
+    /// When the clock of the current deadline started: capture (or the redirect that restarted
+    /// it) for the first answer, the first answer for the final one.
     pub fn clock_start(&self) -> DateTime<Utc> {
-        self.first_answered_at.unwrap_or(self.created_at)
+        self.first_answered_at.or(self.clock_started_at).unwrap_or(self.created_at)
     }
 
     /// When to warn that the current deadline approaches (at 80 % of the allowed time), unless
@@ -394,6 +416,22 @@ impl Incident {
     /// Whether the deadline that matters now has passed at `now` for an unfinished incident.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         !self.status.is_terminal() && self.next_due().is_some_and(|d| d < now)
+    }
+}
+
+/// The deadline that matters for an unfinished incident: registration while it is new (formal
+/// appeals), the first answer until it is given, then resolution — whichever comes first.
+pub fn current_due(
+    is_new: bool,
+    registration_due: Option<DateTime<Utc>>,
+    first_answered_at: Option<DateTime<Utc>>,
+    first_answer_due: Option<DateTime<Utc>>,
+    resolution_due: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let work = if first_answered_at.is_none() { first_answer_due.or(resolution_due) } else { resolution_due };
+    match (registration_due.filter(|_| is_new), work) {
+        (Some(r), Some(w)) => Some(r.min(w)),
+        (r, w) => r.or(w),
     }
 }
 

@@ -71,6 +71,13 @@ wire_enum!(
         Rate = "rate",
         /// A duplicate joins another incident: its messages move there and it is closed as rejected.
         Merge = "merge",
+        /// Extend the answer deadline once (formal appeals, 59-ФЗ), with a reason.
+        Extend = "extend",
+        /// Add or remove an organisation that co-executes (the lead organisation answers).
+        AddCoExecutor = "add_co_executor",
+        RemoveCoExecutor = "remove_co_executor",
+        /// A co-executor's (or the lead's) contribution for the answer, recorded in the history.
+        Contribute = "contribute",
     }
 );
 
@@ -143,7 +150,19 @@ pub const TRANSITIONS: &[Transition] = &[
         to: Target::Stay,
         roles: TAGGERS,
     },
+    Transition {
+        action: Action::Extend,
+        from: &[Assigned, InWork, Rework, Review, Approved, Deferred],
+        to: Target::Stay,
+        roles: ROUTERS,
+    },
+    Transition { action: Action::AddCoExecutor, from: OPEN_WORK, to: Target::Stay, roles: ROUTERS },
+    Transition { action: Action::RemoveCoExecutor, from: OPEN_WORK, to: Target::Stay, roles: ROUTERS },
+    Transition { action: Action::Contribute, from: OPEN_WORK, to: Target::Stay, roles: WORKERS },
 ];
+
+/// Statuses in which an organisation works on the incident.
+const OPEN_WORK: &[Status] = &[Assigned, InWork, Rework, Review, Approved, Deferred, WaitingCitizen];
 
 /// The row for `action` from `from`, if the table has one.
 pub fn transition(from: Status, action: Action) -> Option<&'static Transition> {
@@ -223,6 +242,14 @@ mod tests {
         ];
         for s in [New, Moderated, Assigned, InWork, Rework, Deferred, WaitingCitizen] {
             v.push((A::Merge, s, Rejected, centre));
+        }
+        for s in [Assigned, InWork, Rework, Review, Approved, Deferred] {
+            v.push((A::Extend, s, s, routers));
+        }
+        for s in [Assigned, InWork, Rework, Review, Approved, Deferred, WaitingCitizen] {
+            v.push((A::AddCoExecutor, s, s, routers));
+            v.push((A::RemoveCoExecutor, s, s, routers));
+            v.push((A::Contribute, s, s, workers));
         }
         let taggers: &'static [Role] = &[Admin, Rc, Mo, Head, Ex];
         for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen] {

@@ -159,9 +159,17 @@ pub struct DeadlineRow {
     pub territory: Option<String>,
     pub org: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Still `new` (registration pending).
+    pub is_new: bool,
+    /// When a redirect restarted the clock.
+    pub clock_started_at: Option<DateTime<Utc>>,
     pub first_answered_at: Option<DateTime<Utc>>,
     pub first_answer_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
+    pub registration_due: Option<DateTime<Utc>>,
+    pub redirect_due: Option<DateTime<Utc>>,
+    /// Whether the one extension was granted.
+    pub extended: bool,
     pub deadline_policy: Option<String>,
     pub warned_due: Option<DateTime<Utc>>,
     pub breached_due: Option<DateTime<Utc>>,
@@ -174,6 +182,8 @@ pub struct DeadlineUpdate {
     pub version: i64,
     pub first_answer_due: Option<DateTime<Utc>>,
     pub resolution_due: Option<DateTime<Utc>>,
+    pub registration_due: Option<DateTime<Utc>>,
+    pub redirect_due: Option<DateTime<Utc>>,
     pub next_due: Option<DateTime<Utc>>,
     pub next_warn: Option<DateTime<Utc>>,
     pub next_breach: Option<DateTime<Utc>>,

@@ -12,8 +12,8 @@ use crate::access::{Actor, Hierarchy};
 use crate::error::{DomainError, StoreError};
 use crate::model::{
     Answer, AnswerKind, AnswerState, Attachment, Category, Channel, Classification, FieldChange, Id, Incident,
-    IncidentSeed, IngestOutcome, Kind, MessageRevision, NewEvent, NewMessage, Publication, PublicationState,
-    RejectReason, ReworkReason, Source,
+    IncidentSeed, IngestOutcome, Kind, MessageRevision, NewEvent, NewMessage, NewNotification, Publication,
+    PublicationState, RejectReason, ReworkReason, Source,
 };
 use crate::reference::ReferenceData;
 use crate::status::{self, Action};
@@ -58,6 +58,75 @@ impl Clock for ManualClock {
 /// Decides kind, category, territory, tonality and urgency of a message text.
 pub trait Classifier: Send + Sync + std::fmt::Debug {
     fn classify(&self, text: &str, channel: Channel, source: Option<&Source>) -> Classification;
+}
+
+/// The policy that applies to an incident and the due instants it gives from a start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InitialDeadlines {
+    pub policy: Option<String>,
+    pub first: Option<DateTime<Utc>>,
+    pub resolution: Option<DateTime<Utc>>,
+    /// Formal appeals: registration and redirect to the competent body.
+    pub registration: Option<DateTime<Utc>>,
+    pub redirect: Option<DateTime<Utc>>,
+}
+
+/// The new due instants of one unfinished incident, or `None` when nothing moves.
+fn recomputed(catalog: &Catalog, r: &crate::store::DeadlineRow) -> Option<crate::store::DeadlineUpdate> {
+    let due = |start| {
+        catalog.initial_deadlines(
+            r.channel,
+            r.category.as_deref(),
+            r.kind,
+            r.urgent,
+            r.territory.as_deref(),
+            r.org.as_deref(),
+            start,
+        )
+    };
+    let from_capture = due(r.created_at);
+    let restarted = r.clock_started_at.map(due);
+    let d = restarted.as_ref().unwrap_or(&from_capture);
+    let policy = catalog.policy(r.deadline_policy.as_deref().or(d.policy.as_deref()));
+    let clock = catalog.clockwork(r.territory.as_deref(), r.org.as_deref());
+    let mut resolution = d.resolution;
+    let mut first = d.first;
+    if let Some(answered) = r.first_answered_at {
+        // An answered incident keeps the first-answer deadline it had.
+        first = r.first_answer_due;
+        if let Some(after) = policy.and_then(|p| p.after_intermediate(answered, &clock)) {
+            resolution = Some(after);
+        }
+    }
+    if r.extended
+        && let (Some(res), Some(ext)) = (resolution, policy.and_then(|p| p.extension))
+    {
+        resolution = Some(ext.after(res, &clock));
+    }
+    let (registration, redirect) = (from_capture.registration, from_capture.redirect);
+    // Most incidents do not move when the calendar changes: write only those that do.
+    if first == r.first_answer_due
+        && resolution == r.resolution_due
+        && registration == r.registration_due
+        && redirect == r.redirect_due
+    {
+        return None;
+    }
+    let next_due = crate::model::current_due(r.is_new, registration, r.first_answered_at, first, resolution);
+    let start = r.first_answered_at.or(r.clock_started_at).unwrap_or(r.created_at);
+    Some(crate::store::DeadlineUpdate {
+        id: r.id,
+        version: r.version,
+        first_answer_due: first,
+        resolution_due: resolution,
+        registration_due: registration,
+        redirect_due: redirect,
+        next_due,
+        next_warn: next_due
+            .filter(|d| r.warned_due != Some(*d) && r.breached_due != Some(*d))
+            .map(|d| start.min(d) + (d - start.min(d)) * 4 / 5),
+        next_breach: next_due.filter(|d| r.breached_due != Some(*d)),
+    })
 }
 
 /// Reference data indexed for the workflow; replaced whole when reference data changes.
@@ -108,14 +177,21 @@ impl Catalog {
         territory: Option<&str>,
         org: Option<&str>,
         start: DateTime<Utc>,
-    ) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    ) -> InitialDeadlines {
         let q = crate::deadlines::PolicyQuery { channel: Some(channel), category, kind, urgent };
         let Some(p) = crate::deadlines::select(&self.deadlines, &q) else {
-            return (None, None, None);
+            return InitialDeadlines::default();
         };
         let form_days = category.and_then(|c| self.categories.get(c)).and_then(|c| c.form_days);
-        let (first, resolution) = p.initial(start, form_days, &self.clockwork(territory, org));
-        (Some(p.code.clone()), first, resolution)
+        let clock = self.clockwork(territory, org);
+        let (first, resolution) = p.initial(start, form_days, &clock);
+        let (registration, redirect) = p.formal(start, &clock);
+        InitialDeadlines { policy: Some(p.code.clone()), first, resolution, registration, redirect }
+    }
+
+    /// The new due instants of the rows whose deadlines move under this catalog.
+    pub fn deadline_updates(&self, rows: &[crate::store::DeadlineRow]) -> Vec<crate::store::DeadlineUpdate> {
+        rows.iter().filter_map(|r| recomputed(self, r)).collect()
     }
 
     /// The organisation routing proposes; none for a non-incident (it waits for moderation).
@@ -134,14 +210,10 @@ impl Catalog {
     }
 
     /// `initial_deadlines` for an incident's current classification.
-    fn incident_deadlines(
-        &self,
-        i: &Incident,
-        start: DateTime<Utc>,
-    ) -> (Option<String>, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    fn incident_deadlines(&self, i: &Incident, start: DateTime<Utc>) -> InitialDeadlines {
         // A non-incident has no clock.
         if i.kind == Some(Kind::Other) {
-            return (None, None, None);
+            return InitialDeadlines::default();
         }
         self.initial_deadlines(
             i.channel,
@@ -276,6 +348,23 @@ pub enum Command {
         #[serde(default)]
         comment: Option<String>,
     },
+    /// Extends the answer deadline by the policy's `extension`, once (formal appeals).
+    Extend {
+        reason: String,
+    },
+    /// Adds an organisation that co-executes; it sees the incident and contributes, the lead answers.
+    AddCoExecutor {
+        org: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    RemoveCoExecutor {
+        org: String,
+    },
+    /// A contribution to the answer (what a co-executor did or found), kept in the history.
+    Contribute {
+        text: String,
+    },
 }
 
 /// What one deadline sweep announced.
@@ -297,6 +386,8 @@ pub const MAX_TEXT_CHARS: usize = 100_000;
 const MAX_KEY_LEN: usize = 256;
 const SUMMARY_CHARS: usize = 200;
 const MAX_NOTE_CHARS: usize = 4_000;
+/// Co-executors on one incident (a lead and a few others is the practice).
+const MAX_CO_EXECUTORS: usize = 10;
 
 /// What a sender may say about a message beyond the message itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -476,7 +567,7 @@ impl Workflow {
             catalog.suggest_route(class.category.as_deref(), class.territory.as_deref(), msg.channel, class.kind);
         let now = self.now();
         // Counted in the working hours of the organisation routing proposes.
-        let (deadline_policy, first_answer_due, resolution_due) = if incident {
+        let due = if incident {
             catalog.initial_deadlines(
                 msg.channel,
                 class.category.as_deref(),
@@ -487,12 +578,14 @@ impl Workflow {
                 now,
             )
         } else {
-            (None, None, None)
+            InitialDeadlines::default()
         };
         let seed = IncidentSeed {
-            first_answer_due,
-            resolution_due,
-            deadline_policy,
+            first_answer_due: due.first,
+            resolution_due: due.resolution,
+            registration_due: due.registration,
+            redirect_due: due.redirect,
+            deadline_policy: due.policy,
             summary: summarise(&msg.text),
             classification: class,
             region,
@@ -566,7 +659,13 @@ impl Workflow {
         {
             for inc in list {
                 let Some(due) = inc.next_due() else { continue };
-                let which = if inc.first_answered_at.is_none() { "the first answer" } else { "the final answer" };
+                let which = if inc.status == crate::status::Status::New && inc.registration_due == Some(due) {
+                    "the registration"
+                } else if inc.first_answered_at.is_none() {
+                    "the first answer"
+                } else {
+                    "the final answer"
+                };
                 let mut after = inc.clone();
                 after.warned_due = Some(due);
                 let (action, note) = if breach {
@@ -644,63 +743,20 @@ impl Workflow {
     }
 
     /// Recomputes the due instants of every unfinished incident from its clock start (after a change
-    /// of the calendar or of the policies). A deadline restarted by a redirect is recomputed from the
-    /// capture. Returns how many incidents were updated.
+    /// of the calendar or of the policies): the capture, or the redirect that restarted the clock;
+    /// the first answer for the final one; a granted extension is added again. Returns how many
+    /// incidents were updated. Pages are computed while the next one is read.
     pub async fn recompute_deadlines(&self, batch: u32) -> Result<u64, DomainError> {
         let catalog = self.catalog();
-        let mut after = 0;
         let mut written = 0;
-        loop {
-            let rows = self.store.open_deadline_rows(after, batch).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.id;
-            let updates: Vec<crate::store::DeadlineUpdate> = rows
-                .iter()
-                .filter_map(|r| {
-                    let (policy, mut first, mut resolution) = catalog.initial_deadlines(
-                        r.channel,
-                        r.category.as_deref(),
-                        r.kind,
-                        r.urgent,
-                        r.territory.as_deref(),
-                        r.org.as_deref(),
-                        r.created_at,
-                    );
-                    if let Some(answered) = r.first_answered_at {
-                        let clock = catalog.clockwork(r.territory.as_deref(), r.org.as_deref());
-                        first = None;
-                        if let Some(d) = catalog
-                            .policy(r.deadline_policy.as_deref().or(policy.as_deref()))
-                            .and_then(|p| p.after_intermediate(answered, &clock))
-                        {
-                            resolution = Some(d);
-                        }
-                    }
-                    let next_due = if r.first_answered_at.is_none() { first.or(resolution) } else { resolution };
-                    let start = r.first_answered_at.unwrap_or(r.created_at);
-                    let next_warn = next_due
-                        .filter(|d| r.warned_due != Some(*d) && r.breached_due != Some(*d))
-                        .map(|d| start.min(d) + (d - start.min(d)) * 4 / 5);
-                    let first_answer_due = if r.first_answered_at.is_none() { first } else { r.first_answer_due };
-                    // Most incidents do not move when the calendar changes: write only those that do.
-                    if first_answer_due == r.first_answer_due && resolution == r.resolution_due {
-                        return None;
-                    }
-                    Some(crate::store::DeadlineUpdate {
-                        id: r.id,
-                        version: r.version,
-                        // An answered incident keeps the first-answer deadline it had.
-                        first_answer_due,
-                        resolution_due: resolution,
-                        next_due,
-                        next_warn,
-                        next_breach: next_due.filter(|d| r.breached_due != Some(*d)),
-                    })
-                })
-                .collect();
-            if !updates.is_empty() {
-                written += self.store.update_deadlines(&updates).await?;
-            }
+        let mut rows = self.store.open_deadline_rows(0, batch).await?;
+        while let Some(last) = rows.last().map(|r| r.id) {
+            let updates = catalog.deadline_updates(&rows);
+            // The next page is read while this one is written.
+            let write = async { if updates.is_empty() { Ok(0) } else { self.store.update_deadlines(&updates).await } };
+            let (w, next) = futures_util::future::join(write, self.store.open_deadline_rows(last, batch)).await;
+            written += w?;
+            rows = next?;
         }
         Ok(written)
     }
@@ -716,7 +772,16 @@ impl Workflow {
 
     /// Actions the actor may take on the incident now.
     pub fn allowed_actions(&self, actor: &Actor, inc: &Incident) -> Vec<Action> {
-        status::allowed_actions(inc.status, &actor.roles_over(inc, &self.catalog().hierarchy))
+        let h = &self.catalog().hierarchy;
+        let roles = actor.roles_over(inc, h);
+        if roles.is_empty() && actor.co_executes(inc, h) {
+            // A co-executor only contributes.
+            return status::allowed_actions(inc.status, &[crate::model::Role::OrgExecutor])
+                .into_iter()
+                .filter(|a| *a == Action::Contribute)
+                .collect();
+        }
+        status::allowed_actions(inc.status, &roles)
     }
 
     /// Executes a command: scope, status machine and role checks, then one transactional change.
@@ -758,9 +823,16 @@ impl Workflow {
             Command::Tag { .. } => Action::Tag,
             Command::AskCitizen { .. } => Action::AskCitizen,
             Command::Rate { .. } => Action::Rate,
+            Command::Extend { .. } => Action::Extend,
+            Command::AddCoExecutor { .. } => Action::AddCoExecutor,
+            Command::RemoveCoExecutor { .. } => Action::RemoveCoExecutor,
+            Command::Contribute { .. } => Action::Contribute,
             Command::Merge { .. } => Action::Merge,
         };
-        let roles = actor.roles_over(&before, h);
+        let mut roles = actor.roles_over(&before, h);
+        if roles.is_empty() && action == Action::Contribute && actor.co_executes(&before, h) {
+            roles = vec![crate::model::Role::OrgExecutor];
+        }
         let mut outcome = Err(DomainError::ForbiddenAction(action));
         for role in &roles {
             match status::check(before.status, action, *role) {
@@ -790,6 +862,7 @@ impl Workflow {
         let mut answer_write = None;
         let mut extra_changes = Vec::new();
         let mut merge: Option<MergeInto> = None;
+        let mut notifications: Vec<NewNotification> = Vec::new();
 
         let open_answer = |wanted: &[AnswerState]| -> Result<Answer, DomainError> {
             match &current {
@@ -837,10 +910,14 @@ impl Workflow {
                         || after.kind != before.kind
                         || after.territory != before.territory)
                 {
-                    let (p, first, resolution) = catalog.incident_deadlines(&after, after.created_at);
-                    after.deadline_policy = p;
-                    after.first_answer_due = first;
-                    after.resolution_due = resolution;
+                    let d = catalog.incident_deadlines(&after, after.clock_start());
+                    after.deadline_policy = d.policy;
+                    after.first_answer_due = d.first;
+                    after.resolution_due = d.resolution;
+                    // Registration and redirect run from the capture, whatever restarted later.
+                    let d = catalog.incident_deadlines(&after, after.created_at);
+                    after.registration_due = d.registration;
+                    after.redirect_due = d.redirect;
                 }
                 // A corrected classification may change who should answer.
                 if after.org.is_none()
@@ -890,11 +967,17 @@ impl Workflow {
                 if after.first_answered_at.is_none()
                     && catalog.policy(after.deadline_policy.as_deref()).is_some_and(|p| p.restart_on_redirect)
                 {
-                    let (_, first, resolution) = catalog.incident_deadlines(&after, now);
-                    after.first_answer_due = first;
-                    after.resolution_due = resolution;
+                    let d = catalog.incident_deadlines(&after, now);
+                    after.first_answer_due = d.first;
+                    after.resolution_due = d.resolution;
+                    after.clock_started_at = Some(now);
                 }
-                note = Some(reason);
+                // A formal appeal must reach the competent body within its term (59-ФЗ): a late
+                // redirect is still made, and the history says it was late.
+                note = Some(match before.redirect_due {
+                    Some(due) if now > due => format!("{reason} (срок переадресации истёк {})", due.format("%d.%m.%Y")),
+                    _ => reason,
+                });
             }
             Command::Take { note: n } => {
                 after.assignee = actor.user_id;
@@ -1093,6 +1176,62 @@ impl Workflow {
                     },
                 });
             }
+            Command::Extend { reason } => {
+                required("reason", &reason)?;
+                if let Some(at) = before.extended_at {
+                    return Err(DomainError::Conflict(format!(
+                        "the deadline was already extended on {}",
+                        at.format("%Y-%m-%d")
+                    )));
+                }
+                let ext = catalog
+                    .policy(before.deadline_policy.as_deref())
+                    .and_then(|p| p.extension)
+                    .ok_or_else(|| DomainError::Validation("the deadline policy allows no extension".into()))?;
+                let due = before
+                    .resolution_due
+                    .ok_or_else(|| DomainError::Validation("the incident has no answer deadline to extend".into()))?;
+                let clock = catalog.clockwork(after.territory.as_deref(), after.org.as_deref());
+                after.resolution_due = Some(ext.after(due, &clock));
+                after.extended_at = Some(now);
+                note = Some(reason);
+            }
+            Command::AddCoExecutor { org, note: n } => {
+                let o = catalog
+                    .hierarchy
+                    .org(&org)
+                    .ok_or_else(|| DomainError::Validation(format!("unknown organisation `{org}`")))?;
+                if !actor.may_route_to(o, h) {
+                    return Err(DomainError::Validation(format!("organisation `{org}` is outside your region")));
+                }
+                if before.org.as_deref() == Some(org.as_str()) {
+                    return Err(DomainError::Validation("this organisation already leads the incident".into()));
+                }
+                if before.co_orgs.contains(&org) {
+                    return Err(DomainError::Conflict(format!("`{org}` already co-executes")));
+                }
+                if before.co_orgs.len() >= MAX_CO_EXECUTORS {
+                    return Err(DomainError::Validation(format!("at most {MAX_CO_EXECUTORS} co-executors")));
+                }
+                after.co_orgs.push(org.clone());
+                notifications.push(NewNotification {
+                    kind: "co_executor_added".into(),
+                    org: Some(org),
+                    text: format!("№ {id}: вашу организацию привлекли соисполнителем"),
+                });
+                note = n;
+            }
+            Command::RemoveCoExecutor { org } => {
+                if !before.co_orgs.contains(&org) {
+                    return Err(DomainError::Validation(format!("`{org}` does not co-execute")));
+                }
+                after.co_orgs.retain(|o| *o != org);
+            }
+            Command::Contribute { text } => {
+                required("text", &text)?;
+                check_len("text", &text, MAX_NOTE_CHARS)?;
+                note = Some(text);
+            }
             Command::Rate { score, comment } => {
                 if !(1..=5).contains(&score) {
                     return Err(DomainError::Validation("score must be from 1 to 5".into()));
@@ -1113,7 +1252,7 @@ impl Workflow {
             expected_version: before.version,
             incident: after,
             answer: answer_write,
-            notifications: vec![],
+            notifications,
             merge,
             event: NewEvent {
                 at: now,
@@ -1139,6 +1278,8 @@ impl Workflow {
             return Err(DomainError::Validation(format!("organisation `{org}` is outside your region")));
         }
         after.org = Some(o.code.clone());
+        // The new lead no longer co-executes.
+        after.co_orgs.retain(|c| *c != o.code);
         Ok(())
     }
 }

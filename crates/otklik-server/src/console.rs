@@ -648,6 +648,9 @@ struct CardPage {
     route_note: String,
     due: String,
     due_left: String,
+    /// Formal appeals: registration, redirect and extension facts, in words.
+    formal: Vec<(String, String)>,
+    co_orgs: Vec<Choice>,
     overdue: bool,
     tags: String,
     messages: Vec<MessageView>,
@@ -695,6 +698,10 @@ fn action_label(a: &str) -> String {
         "auto_close" => "Закрыто автоматически".into(),
         "rate" => "Оценка заявителя".into(),
         "merge" => "Объединено как дубликат".into(),
+        "extend" => "Срок ответа продлён".into(),
+        "add_co_executor" => "Привлечён соисполнитель".into(),
+        "remove_co_executor" => "Соисполнитель снят".into(),
+        "contribute" => "Вклад в ответ".into(),
         "merged" => "Присоединён дубликат".into(),
         "deadline_warning" => "Срок подходит".into(),
         "deadline_breach" => "Срок нарушен".into(),
@@ -720,6 +727,10 @@ pub fn action_button(a: &str) -> &'static str {
         "resume" => "Продолжить работу",
         "ask_citizen" => "Задать вопрос заявителю",
         "merge" => "Объединить как дубликат",
+        "extend" => "Продлить срок ответа",
+        "add_co_executor" => "Привлечь соисполнителя",
+        "remove_co_executor" => "Снять соисполнителя",
+        "contribute" => "Добавить вклад в ответ",
         _ => "Выполнить",
     }
 }
@@ -972,6 +983,21 @@ fn card_view(
         route_note: i.route_note.clone().unwrap_or_default(),
         due: deadline_text,
         due_left,
+        formal: {
+            let mut v = Vec::new();
+            if let Some(r) = i.registration_due {
+                let done = i.status != Status::New;
+                v.push(("Регистрация".to_string(), format!("до {}{}", at(r), if done { " — выполнена" } else { "" })));
+            }
+            if let Some(r) = i.redirect_due {
+                v.push(("Переадресация по компетенции".to_string(), format!("до {}", at(r))));
+            }
+            if let Some(e) = i.extended_at {
+                v.push(("Срок продлён".to_string(), at(e)));
+            }
+            v
+        },
+        co_orgs: i.co_orgs.iter().map(|o| Choice { code: o.clone(), name: org_name(o) }).collect(),
         overdue: i.is_overdue(now),
         tags: i.tags.join(", "),
         messages,
@@ -981,6 +1007,7 @@ fn card_view(
         actions: {
             let mut v: Vec<&'static str> = allowed
                 .iter()
+                .filter(|a| **a != Action::RemoveCoExecutor || !i.co_orgs.is_empty())
                 .map(|a| match a {
                     Action::PublishIntermediate | Action::PublishFinal => "publish",
                     other => other.as_str(),
@@ -1040,6 +1067,18 @@ fn change_words(
         "tags" => ("метки", &plain),
         "rating" => ("оценка", &plain),
         "escalation_level" => ("уровень эскалации", &plain),
+        "co_orgs" => {
+            let names = |v: &serde_json::Value| {
+                let list: Vec<String> = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter().filter_map(|x| x.as_str()).map(|c| org(c).unwrap_or_else(|| c.to_string())).collect()
+                    })
+                    .unwrap_or_default();
+                if list.is_empty() { "—".to_string() } else { list.join(", ") }
+            };
+            return Some(format!("соисполнители: {} → {}", names(before), names(after)));
+        }
         f if f.starts_with("answer.") && f.ends_with(".state") => ("ответ", &plain),
         f if f.starts_with("message.") => ("сообщение", &plain),
         _ => return None,
@@ -1132,6 +1171,10 @@ async fn read_action(
                 .ok_or("Укажите номер обращения, с которым объединить.")?,
             note: get("note"),
         },
+        "extend" => Command::Extend { reason: text("reason")? },
+        "add_co_executor" => Command::AddCoExecutor { org: text("org")?, note: get("note") },
+        "remove_co_executor" => Command::RemoveCoExecutor { org: text("org")? },
+        "contribute" => Command::Contribute { text: text("text")? },
         "tag" => {
             Command::Tag { tags: get("tags").unwrap_or_default().split(',').map(|t| t.trim().to_string()).collect() }
         }

@@ -35,6 +35,9 @@ pub fn public_action(action: &str) -> Option<&'static str> {
         Action::AskCitizen => "Заданы уточняющие вопросы",
         Action::Rate => "Получена оценка ответа",
         Action::Merge => "Объединено с обращением о той же проблеме",
+        Action::Extend => "Срок ответа продлён",
+        Action::AddCoExecutor => "К работе привлечена ещё одна организация",
+        Action::RemoveCoExecutor | Action::Contribute => return None,
         Action::Moderate
         | Action::DraftAnswer
         | Action::SubmitForReview

@@ -609,3 +609,155 @@ async fn breaches_notify_the_organisation_and_the_signed_webhook() {
     let body: serde_json::Value = serde_json::from_slice(&got[0].1).unwrap();
     assert_eq!(body["kind"], "deadline_breached");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_restarts_the_clock_and_recomputation_counts_from_it() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let curator = app.token("curator-lipetsk").await;
+    // Monday 2 March 2026, 09:00 MSK; nine working hours end at 18:00.
+    let id = app.ingest(&admin, "restart-1", Some("gryazinsky")).await;
+    app.act(&curator, id, json!({"action": "assign", "org": "adm-gryazinsky"})).await;
+    app.clock.advance(chrono::Duration::hours(2));
+    let (s, inc) = app
+        .act(&curator, id, json!({"action": "redirect", "org": "lipetsk-gzhi", "reason": "Вопрос жилищной инспекции"}))
+        .await;
+    assert_eq!(s, 200, "{inc}");
+    // Restarted at 11:00: 9 working hours run to Tuesday 11:00 MSK.
+    assert_eq!(inc["clock_started_at"], "2026-03-02T08:00:00Z");
+    assert_eq!(inc["first_answer_due"], "2026-03-03T08:00:00Z");
+    // After a policy change the deadline counts from the redirect, not from the capture.
+    let social = json!({"code": "social", "channels": ["vk", "ok", "telegram", "max"], "first_answer": "4wh",
+        "final_after_intermediate": "7wd"});
+    let (s, v) = app.call(&admin, reqwest::Method::PUT, "/api/v1/deadline-policies/social", Some(social)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(app.workflow.recompute_deadlines(10).await.unwrap(), 1);
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["first_answer_due"], "2026-03-02T12:00:00Z", "11:00 MSK + 4 working hours");
+    // Nothing moves on a second pass.
+    assert_eq!(app.workflow.recompute_deadlines(10).await.unwrap(), 0);
+}
+
+/// A formal appeal (59-ФЗ) arriving by e-mail.
+fn formal_appeal(ext: &str) -> serde_json::Value {
+    let mut m = message(ext, Some("gryazinsky"));
+    m["channel"] = json!("email");
+    m["source"] = json!("mail");
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn formal_appeals_have_registration_redirect_and_one_extension() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let curator = app.token("curator-lipetsk").await;
+    let head = app.token("head-gryazi").await;
+    let (s, v) = app.post(&admin, "/api/v1/messages", formal_appeal("fz-1")).await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["incident_id"].as_i64().unwrap();
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    let inc = &card["incident"];
+    assert_eq!(inc["deadline_policy"], "formal-59fz");
+    // Registration within 3 days, redirect within 7, an answer within 30 (from 09:00 MSK, 2 March).
+    assert_eq!(inc["registration_due"], "2026-03-05T06:00:00Z");
+    assert_eq!(inc["redirect_due"], "2026-03-09T06:00:00Z");
+    assert_eq!(inc["resolution_due"], "2026-04-01T06:00:00Z");
+    // Unregistered after three days: overdue, and the sweep records the breach of registration.
+    app.clock.advance(chrono::Duration::days(3) + chrono::Duration::hours(1));
+    let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(list["total"], 1, "registration is late");
+    assert_eq!(app.workflow.sweep_deadlines(100).await.unwrap().breached, 1);
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    let breach =
+        card["history"].as_array().unwrap().iter().find(|e| e["action"] == "deadline_breached").unwrap().clone();
+    assert!(breach["note"].as_str().unwrap().starts_with("the registration was due 2026-03-05T06:00:00"), "{breach}");
+    // Registered (moderated and assigned): the answer deadline is what runs now.
+    for body in [
+        json!({"action": "moderate", "kind": "complaint", "category": "roads.surface.potholes"}),
+        json!({"action": "assign", "org": "adm-gryazinsky"}),
+    ] {
+        let (s, v) = app.act(&curator, id, body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (_, list) = app.get(&admin, "/api/v1/incidents?overdue=true&count=true").await;
+    assert_eq!(list["total"], 0, "registered; the answer is due in April");
+    // One extension of 30 days, with a reason; a second is refused and changes nothing.
+    let (s, _) = app.act(&head, id, json!({"action": "extend", "reason": " "})).await;
+    assert_eq!(s, 422, "a reason is required");
+    let (s, inc) = app.act(&head, id, json!({"action": "extend", "reason": "Нужна экспертиза покрытия"})).await;
+    assert_eq!(s, 200, "{inc}");
+    assert_eq!(inc["resolution_due"], "2026-05-01T06:00:00Z");
+    let (s, e) = app.act(&head, id, json!({"action": "extend", "reason": "ещё раз"})).await;
+    assert_eq!(s, 409, "{e}");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["resolution_due"], "2026-05-01T06:00:00Z");
+    // Recomputation keeps the extension.
+    assert_eq!(app.workflow.recompute_deadlines(10).await.unwrap(), 0);
+    // A redirect after the 7-day term is made, and the history says it was late.
+    app.clock.advance(chrono::Duration::days(5));
+    let (s, inc) =
+        app.act(&head, id, json!({"action": "redirect", "org": "lipetsk-gzhi", "reason": "По компетенции"})).await;
+    assert_eq!(s, 200, "{inc}");
+    assert_eq!(inc["resolution_due"], "2026-05-01T06:00:00Z", "a formal appeal's clock does not restart");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    let redirect = card["history"].as_array().unwrap().iter().find(|e| e["action"] == "redirect").unwrap().clone();
+    assert!(redirect["note"].as_str().unwrap().contains("срок переадресации истёк 09.03.2026"), "{redirect}");
+    // A social-network incident has no extension.
+    let other = app.ingest(&admin, "fz-social", Some("gryazinsky")).await;
+    app.act(&curator, other, json!({"action": "assign", "org": "adm-gryazinsky"})).await;
+    let (s, e) = app.act(&head, other, json!({"action": "extend", "reason": "x"})).await;
+    assert_eq!(s, 422, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn co_executors_see_the_incident_and_contribute_while_the_lead_answers() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let curator = app.token("curator-lipetsk").await;
+    let lead = app.token("executor-gryazi").await;
+    let co = app.token("executor-yelets").await;
+    let id = app.ingest(&admin, "co-1", Some("gryazinsky")).await;
+    app.act(&curator, id, json!({"action": "assign", "org": "adm-gryazinsky"})).await;
+    let (s, _) = app.get(&co, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(s, 404, "not yet a co-executor");
+    let (s, e) = app.act(&curator, id, json!({"action": "add_co_executor", "org": "adm-gryazinsky"})).await;
+    assert_eq!(s, 422, "the lead is not its own co-executor: {e}");
+    let (s, e) = app.act(&curator, id, json!({"action": "add_co_executor", "org": "adm-spb-frunzensky"})).await;
+    assert_eq!(s, 422, "another region's organisation is out of reach: {e}");
+    let (s, inc) = app
+        .act(&curator, id, json!({"action": "add_co_executor", "org": "adm-yelets-city", "note": "смежный участок"}))
+        .await;
+    assert_eq!(s, 200, "{inc}");
+    assert_eq!(inc["co_orgs"], json!(["adm-yelets-city"]));
+    let (s, e) = app.act(&curator, id, json!({"action": "add_co_executor", "org": "adm-yelets-city"})).await;
+    assert_eq!(s, 409, "{e}");
+    // The co-executor sees it, in its queue too, is told, and may only contribute.
+    let (s, card) = app.get(&co, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(s, 200, "{card}");
+    assert_eq!(card["allowed_actions"], json!(["contribute"]));
+    let (_, list) = app.get(&co, "/api/v1/incidents").await;
+    assert!(list["items"].as_array().unwrap().iter().any(|i| i["id"] == id), "{list}");
+    let (_, notes) = app.get(&co, "/api/v1/notifications").await;
+    assert!(notes.as_array().unwrap().iter().any(|n| n["kind"] == "co_executor_added" && n["incident_id"] == id));
+    let (s, _) = app.act(&co, id, json!({"action": "take"})).await;
+    assert_eq!(s, 403, "a co-executor does not take the lead's work");
+    let (s, inc) =
+        app.act(&co, id, json!({"action": "contribute", "text": "Наш участок дороги отремонтируем до пятницы"})).await;
+    assert_eq!(s, 200, "{inc}");
+    let (s, _) = app.act(&lead, id, json!({"action": "take"})).await;
+    assert_eq!(s, 200);
+    let (_, card) = app.get(&lead, &format!("/api/v1/incidents/{id}")).await;
+    let contribution = card["history"].as_array().unwrap().iter().find(|e| e["action"] == "contribute").unwrap();
+    assert_eq!(contribution["note"], "Наш участок дороги отремонтируем до пятницы");
+    // Removed: the co-executor no longer sees it.
+    let (s, e) = app.act(&curator, id, json!({"action": "remove_co_executor", "org": "adm-yelets-city"})).await;
+    assert_eq!(s, 200, "{e}");
+    let (s, _) = app.get(&co, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(s, 404);
+    // Redirecting to a co-executor makes it the lead and no longer a co-executor.
+    app.act(&curator, id, json!({"action": "add_co_executor", "org": "adm-yelets-city"})).await;
+    let (s, inc) =
+        app.act(&curator, id, json!({"action": "redirect", "org": "adm-yelets-city", "reason": "их участок"})).await;
+    assert_eq!(s, 200, "{inc}");
+    assert_eq!((inc["org"].as_str(), inc["co_orgs"].clone()), (Some("adm-yelets-city"), json!([])));
+}

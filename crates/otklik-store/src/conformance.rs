@@ -62,6 +62,8 @@ pub fn seed(region: Option<&str>, muni: Option<&str>) -> IncidentSeed {
         route_note: Some("правило".into()),
         first_answer_due: None,
         resolution_due: None,
+        registration_due: None,
+        redirect_due: None,
         deadline_policy: None,
         summary: "яма".into(),
         tags: vec!["tag".into()],
@@ -439,6 +441,8 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
         version: row.version,
         first_answer_due: Some(due),
         resolution_due: None,
+        registration_due: Some(due - Duration::hours(2)),
+        redirect_due: Some(due + Duration::days(7)),
         next_due: Some(due),
         next_warn: Some(due - Duration::hours(1)),
         next_breach: Some(due),
@@ -446,7 +450,12 @@ pub async fn apply_is_versioned_and_records_history(s: &dyn Store) {
     let stale = otklik_core::store::DeadlineUpdate { version: row.version - 1, ..update.clone() };
     assert_eq!(s.update_deadlines(&[stale]).await.unwrap(), 0);
     assert_eq!(s.update_deadlines(&[update]).await.unwrap(), 1);
-    assert_eq!(s.incident(inc.id).await.unwrap().unwrap().first_answer_due, Some(due));
+    let moved = s.incident(inc.id).await.unwrap().unwrap();
+    assert_eq!(moved.first_answer_due, Some(due));
+    assert_eq!(
+        (moved.registration_due, moved.redirect_due),
+        (Some(due - Duration::hours(2)), Some(due + Duration::days(7)))
+    );
     assert!(s.due_breaches(due + Duration::minutes(1), 100).await.unwrap().iter().any(|i| i.id == inc.id));
     assert!(!s.due_breaches(due - Duration::minutes(1), 100).await.unwrap().iter().any(|i| i.id == inc.id));
     assert!(s.due_warnings(due - Duration::minutes(30), 100).await.unwrap().iter().any(|i| i.id == inc.id));
@@ -596,6 +605,57 @@ pub async fn merge_moves_messages(s: &dyn Store) {
     assert_eq!((still.incident.status, still.messages.len()), (Status::New, 1));
 }
 
+/// Co-executing organisations see the incident through the scope filter, and stop seeing it when
+/// removed; the deadline details round-trip.
+pub async fn co_executors_are_in_scope(s: &dyn Store) {
+    let a = s.ingest(&message("m", "co-a", "яма"), &seed(Some("lip"), Some("yelets")), t0()).await.unwrap();
+    let inc = s.incident(a.incident_id).await.unwrap().unwrap();
+    let ev = |changes: Vec<FieldChange>| NewEvent {
+        at: t0() + Duration::minutes(5),
+        actor_id: Some(3),
+        actor: "u".into(),
+        action: "add_co_executor".into(),
+        changes,
+        note: None,
+    };
+    let field = |before: &Incident, after: &Incident| FieldChange {
+        field: "co_orgs".into(),
+        before: serde_json::json!(before.co_orgs),
+        after: serde_json::json!(after.co_orgs),
+    };
+    let with = Incident {
+        org: Some("lead".into()),
+        co_orgs: vec!["water".into(), "roads".into()],
+        clock_started_at: Some(t0() + Duration::hours(1)),
+        extended_at: Some(t0() + Duration::hours(2)),
+        ..inc.clone()
+    };
+    let change = |before: &Incident, after: &Incident| Change {
+        expected_version: before.version,
+        incident: after.clone(),
+        answer: None,
+        notifications: vec![],
+        merge: None,
+        event: ev(vec![field(before, after)]),
+    };
+    let stored = s.apply(&change(&inc, &with)).await.unwrap();
+    assert_eq!(stored.co_orgs, vec!["water".to_string(), "roads".to_string()]);
+    assert_eq!(stored.clock_started_at, Some(t0() + Duration::hours(1)));
+    assert_eq!(stored.extended_at, Some(t0() + Duration::hours(2)));
+    let of = |org: &str| ScopeFilter { orgs: vec![org.into()], ..Default::default() };
+    let sees = |list: Vec<Incident>| list.iter().any(|i| i.id == inc.id);
+    let q = IncidentQuery::default();
+    for org in ["lead", "water", "roads"] {
+        assert!(sees(s.list_incidents(&q, &of(org)).await.unwrap().items), "{org} sees it");
+    }
+    assert!(!sees(s.list_incidents(&q, &of("other")).await.unwrap().items));
+    assert_eq!(s.count_incidents(&q, &of("water")).await.unwrap(), 1);
+    let without = Incident { co_orgs: vec!["roads".into()], ..stored.clone() };
+    s.apply(&change(&stored, &without)).await.unwrap();
+    assert!(!sees(s.list_incidents(&q, &of("water")).await.unwrap().items), "removed co-executor");
+    assert!(sees(s.list_incidents(&q, &of("roads")).await.unwrap().items));
+}
+
 /// Rejected deliveries are kept newest first; polling cursors are kept per source.
 pub async fn rejects_and_cursors(s: &dyn Store) {
     for (i, reason) in ["malformed_payload: not JSON", "forbidden_webhook: wrong secret"].iter().enumerate() {
@@ -667,4 +727,5 @@ pub async fn run_all(s: Arc<dyn Store>) {
     rejects_and_cursors(&*s).await;
     overview_counts(&*s).await;
     merge_moves_messages(&*s).await;
+    co_executors_are_in_scope(&*s).await;
 }

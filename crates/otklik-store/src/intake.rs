@@ -125,7 +125,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             "INSERT INTO incidents (id, status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
              updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
-             version) VALUES ",
+             registration_due, redirect_due, version) VALUES ",
         );
         let mut msg = Sql::for_backend(backend);
         msg.push(
@@ -159,12 +159,19 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             let due = |d: Option<DateTime<Utc>>| d.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
             inc.push(", ").bind(due(j.seed.first_answer_due)).push(", ").bind(due(j.seed.resolution_due));
             inc.push(", ").bind(opt(j.seed.deadline_policy.clone()));
-            let due_at = j.seed.first_answer_due.or(j.seed.resolution_due);
+            let due_at = otklik_core::model::current_due(
+                true,
+                j.seed.registration_due,
+                None,
+                j.seed.first_answer_due,
+                j.seed.resolution_due,
+            );
             let next = due_at.map(ms).unwrap_or(i64::MAX);
             // Warn at 80 % of the time from capture to the deadline.
             let warn = due_at.map(|d| ms(j.now + (d - j.now.min(d)) * 4 / 5)).unwrap_or(i64::MAX);
             inc.push(", ").bind(Bind::I(next)).push(", ").bind(Bind::I(warn)).push(", ").bind(Bind::I(next));
-            inc.push(", ").bind(Bind::S(to_json(&j.seed.tags))).push(", 1)");
+            inc.push(", ").bind(Bind::S(to_json(&j.seed.tags)));
+            inc.push(", ").bind(due(j.seed.registration_due)).push(", ").bind(due(j.seed.redirect_due)).push(", 1)");
 
             msg.push(sep);
             msg.bind(Bind::I(mid)).push(", ").bind(Bind::I(iid)).push(", ");
