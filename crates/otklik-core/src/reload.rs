@@ -104,6 +104,33 @@ fn as_refs<'a>(files: &'a [(String, &'a str)]) -> Vec<(&'a str, &'a str)> {
     files.iter().map(|(n, t)| (n.as_str(), *t)).collect()
 }
 
+/// Validates calendar files (name, TOML text) together — each valid, of a year within
+/// [`EDITABLE_YEARS`], one file per year — and returns those that differ from the embedded file
+/// of their year, as rows to store.
+pub fn calendar_rows(files: &[(String, String)], now: DateTime<Utc>) -> Result<Vec<StoredCalendarYear>, ReloadError> {
+    let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let mut rows = Vec::new();
+    for (name, text) in &refs {
+        let parsed = ProductionCalendar::parse_year(name, text)?;
+        check_calendar_year(parsed.year, name, text)?;
+        let embedded = ProductionCalendar::embedded_files()
+            .iter()
+            .filter_map(|(n, t)| ProductionCalendar::parse_year(n, t).ok())
+            .find(|y| y.year == parsed.year);
+        if embedded.as_ref() != Some(&parsed) {
+            rows.push(StoredCalendarYear {
+                year: parsed.year,
+                text: (*text).to_string(),
+                updated_at: now,
+                updated_by: Some("reference reload".into()),
+            });
+        }
+    }
+    // The files together: one file per year.
+    ProductionCalendar::parse(&refs)?;
+    Ok(rows)
+}
+
 impl Workflow {
     /// The calendar in force: the embedded files overridden by the stored years.
     pub async fn stored_calendar(&self) -> Result<ProductionCalendar, DomainError> {
@@ -195,32 +222,7 @@ impl Workflow {
         calendar: Option<&[(String, String)]>,
     ) -> Result<ReloadReport, ReloadError> {
         let now = self.now();
-        let stored = match calendar {
-            None => None,
-            Some(files) => {
-                let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-                let mut rows = Vec::new();
-                for (name, text) in &refs {
-                    let parsed = ProductionCalendar::parse_year(name, text)?;
-                    check_calendar_year(parsed.year, name, text)?;
-                    let embedded = ProductionCalendar::embedded_files()
-                        .iter()
-                        .filter_map(|(n, t)| ProductionCalendar::parse_year(n, t).ok())
-                        .find(|y| y.year == parsed.year);
-                    if embedded.as_ref() != Some(&parsed) {
-                        rows.push(StoredCalendarYear {
-                            year: parsed.year,
-                            text: (*text).to_string(),
-                            updated_at: now,
-                            updated_by: Some("reference reload".into()),
-                        });
-                    }
-                }
-                // The files together: one file per year.
-                ProductionCalendar::parse(&refs)?;
-                Some(rows)
-            }
-        };
+        let stored = calendar.map(|files| calendar_rows(files, now)).transpose()?;
         self.check_grants(data).await?;
         self.store().replace_reference(data, stored.as_deref()).await.map_err(DomainError::from)?;
         self.reload_catalog().await?;
