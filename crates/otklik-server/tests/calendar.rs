@@ -378,3 +378,95 @@ fn reference_reload_on_the_command_line() {
     assert!(stderr.contains("missing organisation `nowhere`"), "{stderr}");
     assert!(otklik(&["reference", "reload", "--help"]).status.success());
 }
+
+/// `SIGHUP` to `otklik serve` reloads the files; a bad set is logged with its file and line and
+/// the server keeps its configuration.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_a_running_server() {
+    use std::time::{Duration, Instant};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("reference");
+    copy_reference(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cfg = tmp.path().join("otklik.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\naddr = \"127.0.0.1:{port}\"\nsecure_cookies = false\n[database]\nurl = \"sqlite://{}\"\n\
+             [reference]\ndir = \"{}\"\n",
+            tmp.path().join("db.sqlite").display(),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let added = std::process::Command::new(env!("CARGO_BIN_EXE_otklik"))
+        .args(["user", "add", "--config", cfg, "--login", "root", "--name", "Root", "--role", "admin"])
+        .env("OTKLIK_PASSWORD", "a long password")
+        .env("OTKLIK_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let log = tmp.path().join("serve.log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_otklik"))
+        .args(["serve", "--config", cfg])
+        .env("OTKLIK_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let server = Kill(child);
+    let hup = || {
+        let sent = std::process::Command::new("kill").args(["-HUP", &server.0.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(format!("{base}/healthz")).send().await.map(|r| r.status()).ok() != Some(StatusCode::OK) {
+        assert!(Instant::now() < deadline, "the server never became healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let login = serde_json::json!({"login": "root", "password": "a long password"});
+    assert_eq!(client.post(format!("{base}/api/v1/auth/login")).json(&login).send().await.unwrap().status(), 200);
+    let gov_name = || async {
+        let orgs: Value =
+            client.get(format!("{base}/api/v1/organisations")).send().await.unwrap().json().await.unwrap();
+        orgs.as_array().unwrap().iter().find(|o| o["code"] == "lipetsk-gov").unwrap()["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(gov_name().await, "Правительство Липецкой области");
+
+    edit(&dir, "organisations.toml", "name = \"Правительство Липецкой области\"", "name = \"Правительство (HUP)\"");
+    hup();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gov_name().await != "Правительство (HUP)" {
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let text = edit(&dir, "territories.toml", "zone = \"Europe/Moscow\"", "zone = \"Europe/Atlantis\"");
+    edit(&dir, "organisations.toml", "name = \"Правительство (HUP)\"", "name = \"Правительство (bad)\"");
+    hup();
+    let expected = format!(
+        "{}:{}: unknown time zone",
+        dir.join("territories.toml").display(),
+        line_of(&text, "code = \"lipetsk-oblast\"")
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log).unwrap().contains(&expected) {
+        assert!(Instant::now() < deadline, "no refusal logged: {}", std::fs::read_to_string(&log).unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(gov_name().await, "Правительство (HUP)", "the running configuration stays");
+}
