@@ -470,3 +470,39 @@ async fn sighup_reloads_a_running_server() {
     }
     assert_eq!(gov_name().await, "Правительство (HUP)", "the running configuration stays");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_and_reload_are_described_in_openapi() {
+    let app = TestApp::start().await;
+    let doc: Value = reqwest::get(format!("{}/api/v1/openapi.json", app.base)).await.unwrap().json().await.unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in ["/api/v1/calendar", "/api/v1/calendar/{year}", "/api/v1/reference/reload"] {
+        assert!(paths.contains_key(p), "{p} missing from OpenAPI");
+    }
+    for method in ["get", "put", "delete"] {
+        assert!(paths["/api/v1/calendar/{year}"][method].is_object(), "{method}");
+    }
+    // Every schema these paths refer to is in the document.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for p in ["/api/v1/calendar", "/api/v1/calendar/{year}", "/api/v1/reference/reload"] {
+        refs(&paths[p], &mut found);
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    assert!(!found.is_empty());
+    for r in found {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(schemas.contains_key(name), "{r} does not resolve");
+    }
+}
