@@ -122,6 +122,50 @@ struct ParsedYear {
     year: i32,
     source: String,
     kinds: Vec<DayKind>,
+    /// The dates of each list, in the order the file gives them.
+    lists: [Vec<NaiveDate>; 4],
+}
+
+/// One year's calendar file as read: its legal source, its lists of dates and what they make of
+/// the year. What the API shows of a year.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct CalendarYear {
+    pub year: i32,
+    /// The legal act the file names.
+    pub source: String,
+    #[schema(value_type = Vec<String>)]
+    pub holidays: Vec<NaiveDate>,
+    #[schema(value_type = Vec<String>)]
+    pub transferred_days_off: Vec<NaiveDate>,
+    #[schema(value_type = Vec<String>)]
+    pub working_weekends: Vec<NaiveDate>,
+    #[schema(value_type = Vec<String>)]
+    pub short_days: Vec<NaiveDate>,
+    /// Working days of the year, shortened ones included.
+    pub working_days: u32,
+    /// Of them, shortened by an hour.
+    pub shortened_days: u32,
+    /// Working hours of a 40-hour week (8 a day, 7 on a shortened day), as the official totals.
+    pub working_hours_40: u32,
+}
+
+impl ParsedYear {
+    fn summary(&self) -> CalendarYear {
+        let working = self.kinds.iter().filter(|k| **k != DayKind::Off).count() as u32;
+        let short = self.kinds.iter().filter(|k| **k == DayKind::Short).count() as u32;
+        let [holidays, transferred_days_off, working_weekends, short_days] = self.lists.clone();
+        CalendarYear {
+            year: self.year,
+            source: self.source.clone(),
+            holidays,
+            transferred_days_off,
+            working_weekends,
+            short_days,
+            working_days: working,
+            shortened_days: short,
+            working_hours_40: working * 8 - short,
+        }
+    }
 }
 
 fn line_at(text: &str, offset: usize) -> usize {
@@ -155,6 +199,7 @@ fn parse_year_file(file: &str, text: &str) -> Result<ParsedYear, CalendarError> 
         })
         .collect();
     let mut owner: Vec<Option<&'static str>> = vec![None; len as usize];
+    let mut dates: [Vec<NaiveDate>; 4] = Default::default();
 
     let lists: [(&'static str, &Vec<toml::Spanned<toml::Value>>); 4] = [
         ("holidays", &parsed.holidays),
@@ -162,7 +207,7 @@ fn parse_year_file(file: &str, text: &str) -> Result<ParsedYear, CalendarError> 
         ("working_weekends", &parsed.working_weekends),
         ("short_days", &parsed.short_days),
     ];
-    for (list, entries) in lists {
+    for (n, (list, entries)) in lists.into_iter().enumerate() {
         for entry in entries {
             let at = Some(entry.span().start);
             let date = match entry.get_ref() {
@@ -179,6 +224,7 @@ fn parse_year_file(file: &str, text: &str) -> Result<ParsedYear, CalendarError> 
                 return Err(err(at, format!("{date} in `{list}` is outside the file's year {year}")));
             }
             let i = date.ordinal0() as usize;
+            dates[n].push(date);
             let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
             if list == "short_days" {
                 // A shortened day must be a working day: a weekday no list made a day off, or a
@@ -217,7 +263,7 @@ fn parse_year_file(file: &str, text: &str) -> Result<ParsedYear, CalendarError> 
             owner[i] = Some(list);
         }
     }
-    Ok(ParsedYear { year, source: parsed.source.into_inner(), kinds })
+    Ok(ParsedYear { year, source: parsed.source.into_inner(), kinds, lists: dates })
 }
 
 /// Day number (days since 1970-01-01) of a date.
@@ -244,6 +290,13 @@ fn plain_day_kind(date: NaiveDate) -> DayKind {
     }
 }
 
+impl Default for ProductionCalendar {
+    /// The built-in Russian calendar of [`ProductionCalendar::russia`].
+    fn default() -> Self {
+        Self::russia().clone()
+    }
+}
+
 impl ProductionCalendar {
     /// The built-in Russian production calendar (2025–2027 from `data/calendar/`, the plain rule
     /// for other years), parsed once.
@@ -251,6 +304,54 @@ impl ProductionCalendar {
         static RUSSIA: OnceLock<ProductionCalendar> = OnceLock::new();
         // The embedded files are checked by the tests, so they always parse.
         RUSSIA.get_or_init(|| Self::parse(&CALENDAR_FILES).expect("the embedded production calendar is valid"))
+    }
+
+    /// The calendar files built into the binary, as (name, TOML text).
+    pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
+        &CALENDAR_FILES
+    }
+
+    /// Parses and validates one year's file as [`ProductionCalendar::parse`] does, and describes it.
+    pub fn parse_year(file: &str, text: &str) -> Result<CalendarYear, CalendarError> {
+        parse_year_file(file, text).map(|y| y.summary())
+    }
+
+    /// The embedded files with some years replaced or added: each of `overrides` (name, TOML
+    /// text) is one year's file and replaces the embedded file of its year, if any. Years without
+    /// any file keep the plain rule. Errors name the override's file and line.
+    pub fn with_overrides(overrides: &[(&str, &str)]) -> Result<Self, CalendarError> {
+        let mut replaced = Vec::with_capacity(overrides.len());
+        for (name, text) in overrides {
+            replaced.push(parse_year_file(name, text)?.year);
+        }
+        let mut files: Vec<(&str, &str)> = Vec::with_capacity(CALENDAR_FILES.len() + overrides.len());
+        for (name, text) in CALENDAR_FILES {
+            // The embedded files always parse (checked by the tests).
+            let year = parse_year_file(name, text).map(|y| y.year).ok();
+            if !year.is_some_and(|y| replaced.contains(&y)) {
+                files.push((name, text));
+            }
+        }
+        files.extend_from_slice(overrides);
+        Self::parse(&files)
+    }
+
+    /// Describes each year covered by a file of the calendar: the embedded files overridden by
+    /// `overrides` as in [`ProductionCalendar::with_overrides`], ascending by year, each with
+    /// whether it comes from an override.
+    pub fn describe(overrides: &[(&str, &str)]) -> Result<Vec<(CalendarYear, bool)>, CalendarError> {
+        let mut years: Vec<(CalendarYear, bool)> = Vec::new();
+        for (name, text) in overrides {
+            years.push((Self::parse_year(name, text)?, true));
+        }
+        for (name, text) in CALENDAR_FILES {
+            let y = Self::parse_year(name, text)?;
+            if !years.iter().any(|(o, _)| o.year == y.year) {
+                years.push((y, false));
+            }
+        }
+        years.sort_by_key(|(y, _)| y.year);
+        Ok(years)
     }
 
     /// A calendar with no files: the plain rule for every year.

@@ -7,6 +7,7 @@ pub mod deadlines;
 pub mod error;
 pub mod model;
 pub mod reference;
+pub mod reload;
 pub mod routing;
 pub mod status;
 pub mod store;

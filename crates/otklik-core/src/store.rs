@@ -249,6 +249,18 @@ pub struct MergeInto {
     pub event: NewEvent,
 }
 
+/// One year of the production calendar stored in the database: the year's file as TOML text (the
+/// format of `data/calendar/ru-*.toml`), replacing the embedded file of that year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoredCalendarYear {
+    pub year: i32,
+    /// The TOML text, as given.
+    pub text: String,
+    pub updated_at: DateTime<Utc>,
+    /// Who stored it: an account's login, or `reference reload` for a file.
+    pub updated_by: Option<String>,
+}
+
 /// Storage of everything Otklik keeps. Writes that belong together are one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
@@ -269,6 +281,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn deadline_policies(&self) -> Result<Vec<crate::deadlines::DeadlinePolicy>, StoreError>;
     /// False when there was no such policy.
     async fn delete_deadline_policy(&self, code: &str) -> Result<bool, StoreError>;
+    /// Replaces all reference data with `data` in one transaction (rows not in `data` go), and,
+    /// when `calendar` is given, the stored calendar years with exactly those.
+    async fn replace_reference(
+        &self,
+        data: &crate::reference::ReferenceData,
+        calendar: Option<&[StoredCalendarYear]>,
+    ) -> Result<(), StoreError>;
+
+    // The production calendar: stored years override the embedded files.
+    /// Stored years, ascending.
+    async fn calendar_years(&self) -> Result<Vec<StoredCalendarYear>, StoreError>;
+    async fn calendar_year(&self, year: i32) -> Result<Option<StoredCalendarYear>, StoreError>;
+    /// Inserts or replaces the year.
+    async fn put_calendar_year(&self, y: &StoredCalendarYear) -> Result<(), StoreError>;
+    /// False when the year was not stored.
+    async fn delete_calendar_year(&self, year: i32) -> Result<bool, StoreError>;
 
     // Users, sessions and machine tokens.
     async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;

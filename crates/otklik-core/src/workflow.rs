@@ -139,6 +139,8 @@ pub struct Catalog {
     pub deadlines: Vec<crate::deadlines::DeadlinePolicy>,
     /// Organisations' own working hours.
     pub hours: HashMap<String, crate::calendar::WorkingHours>,
+    /// The production calendar: the embedded files overridden by the years stored in the database.
+    pub calendar: Arc<crate::calendar::ProductionCalendar>,
 }
 
 /// Working hours used where an organisation sets none.
@@ -160,7 +162,7 @@ impl Catalog {
         crate::deadlines::Clockwork {
             zone: self.zone_of(territory),
             hours: org.and_then(|o| self.hours.get(o)).unwrap_or(&DEFAULT_HOURS),
-            calendar: crate::calendar::ProductionCalendar::russia(),
+            calendar: &self.calendar,
         }
     }
 
@@ -245,7 +247,14 @@ impl Catalog {
                     Some((o.code.clone(), h))
                 })
                 .collect(),
+            calendar: Default::default(),
         }
+    }
+
+    /// The same catalog counting working time on this calendar.
+    pub fn with_calendar(mut self, calendar: Arc<crate::calendar::ProductionCalendar>) -> Self {
+        self.calendar = calendar;
+        self
     }
 }
 
@@ -492,7 +501,9 @@ impl Workflow {
             routing: self.store.routing_rules().await?,
             deadlines: self.store.deadline_policies().await?,
         };
-        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Catalog::new(&data));
+        let calendar = Arc::new(self.stored_calendar().await?);
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) =
+            Arc::new(Catalog::new(&data).with_calendar(calendar));
         Ok(())
     }
 

@@ -81,6 +81,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_outbox))
         .routes(routes!(retry_outbox))
         .routes(routes!(list_rejects))
+        .merge(crate::api_calendar::routes())
 }
 
 // ---------------------------------------------------------------- sessions

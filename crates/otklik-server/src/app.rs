@@ -27,6 +27,8 @@ pub struct Settings {
     pub demo: bool,
     /// Open311 GeoReport v2: accepted API keys and the jurisdiction.
     pub open311: Open311Settings,
+    /// The reference and calendar folders a reload re-reads.
+    pub reference: crate::reload::ReferenceSources,
 }
 
 /// What the Open311 endpoint needs to know about this deployment.
@@ -60,6 +62,8 @@ pub struct AppState {
     pub channels: Arc<crate::channels::Channels>,
     /// Incident changes for the consoles' live updates (a watcher started on first use).
     pub changes: Arc<tokio::sync::OnceCell<tokio::sync::watch::Receiver<crate::console::Newest>>>,
+    /// Deadline recomputations after calendar and reference changes, one at a time.
+    pub recompute: Arc<crate::reload::Recomputer>,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
             public_limiter: Default::default(),
             channels: Default::default(),
             changes: Default::default(),
+            recompute: Default::default(),
         }
     }
 

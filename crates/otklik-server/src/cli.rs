@@ -1,4 +1,4 @@
-//! The `otklik` command line: serve, demo, migrate, import, user add, check-config.
+//! The `otklik` command line: serve, demo, migrate, import, user add, check-config, reference reload.
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -84,6 +84,11 @@ enum Cmd {
         #[command(subcommand)]
         command: DeadlinesCmd,
     },
+    /// Reference data maintenance.
+    Reference {
+        #[command(subcommand)]
+        command: ReferenceCmd,
+    },
     /// Train and evaluate the text-analysis model.
     Nlp {
         #[command(subcommand)]
@@ -96,6 +101,15 @@ enum DeadlinesCmd {
     /// Recompute the due instants of every unfinished incident (after the production calendar or
     /// the deadline policies changed).
     Recompute(ConfigArg),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReferenceCmd {
+    /// Re-read the configured reference folder (and calendar folder) and, only if valid as a
+    /// whole, replace the stored reference data with it and recompute deadlines; a refused set
+    /// changes nothing. A running server picks the change up on SIGHUP or
+    /// `POST /api/v1/reference/reload`.
+    Reload(ConfigArg),
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::time::Duration::from_secs(5),
             );
             crate::channels::spawn_pollers(state.workflow.clone(), state.channels.clone());
+            crate::reload::spawn_sighup(state.clone());
             if let Some(email) = config.notifications.email.clone() {
                 crate::email::spawn(state.workflow.store().clone(), crate::email::Mailer::new(email)?);
             }
@@ -236,6 +251,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::channels::Channels::build(&config.channels).map_err(|e| anyhow::anyhow!("[[channels]]: {e}"))?;
             if let Some(email) = config.notifications.email.clone() {
                 crate::email::Mailer::new(email)?;
+            }
+            if let Some(dir) = &config.reference.calendar_dir {
+                let files = crate::reload::read_calendar_dir(dir)?;
+                otklik_core::reload::calendar_rows(&files, chrono::Utc::now())?;
             }
             let mut out = std::io::stdout().lock();
             writeln!(
@@ -270,6 +289,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!(
                 "otklik: recomputed the deadlines of {n} incident(s) in {:.1} s",
                 started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Cmd::Reference { command: ReferenceCmd::Reload(c) } => {
+            let config = Config::load(&c.config)?;
+            let sources = crate::reload::ReferenceSources::of(&config);
+            // Validate the files before touching the database.
+            let read = crate::reload::read(&sources)?;
+            let store = setup::open_store(&config.database.url, &read.data).await?;
+            let wf = setup::workflow(store, Arc::new(SystemClock), None).await?;
+            let report = wf.replace_reference(&read.data, read.calendar.as_deref()).await?;
+            let n = wf.recompute_deadlines(2000).await?;
+            eprintln!(
+                "otklik: reference data replaced ({} territories, {} organisations, {} categories, {} sources, \
+                 {} routing rules, {} deadline policies{}); deadlines of {n} incident(s) moved",
+                report.territories,
+                report.organisations,
+                report.categories,
+                report.sources,
+                report.routing_rules,
+                report.deadline_policies,
+                report.calendar_years.map(|n| format!(", {n} stored calendar years")).unwrap_or_default(),
             );
             Ok(())
         }

@@ -109,6 +109,10 @@ pub struct ReferenceConfig {
     /// A folder with territories.toml, organisations.toml, taxonomy.toml and optionally
     /// sources.toml; the built-in reference data when absent.
     pub dir: Option<PathBuf>,
+    /// A folder of production calendar files (`*.toml`, one year each, the format of
+    /// `data/calendar/ru-*.toml`) that override or add to the embedded years on
+    /// `otklik reference reload`; the stored years are left alone when absent.
+    pub calendar_dir: Option<PathBuf>,
 }
 
 /// A configuration that could not be read.

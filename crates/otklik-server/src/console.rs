@@ -1436,6 +1436,8 @@ struct AdminPage {
     rules: Vec<(String, String, String, String, String, i32)>,
     policies: Vec<(String, String, String, String, String, String)>,
     years: String,
+    /// Years stored in the database (edited by an administrator); the others are embedded.
+    stored_years: String,
     rejects: Vec<(String, String, String, String)>,
 }
 
@@ -1589,9 +1591,12 @@ async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response
             )
         })
         .collect();
-    let years = otklik_core::calendar::ProductionCalendar::russia()
-        .years()
-        .map(|(y, _)| y.to_string())
+    let calendar_years = state.workflow.calendar_years().await.unwrap_or_default();
+    let years = calendar_years.iter().map(|y| y.year.year.to_string()).collect::<Vec<_>>().join(", ");
+    let stored_years = calendar_years
+        .iter()
+        .filter(|y| y.origin == otklik_core::reload::CalendarOrigin::Stored)
+        .map(|y| y.year.year.to_string())
         .collect::<Vec<_>>()
         .join(", ");
     let rejects = store
@@ -1626,6 +1631,7 @@ async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response
         rules,
         policies,
         years,
+        stored_years,
         rejects,
     };
     page(status, t.render())

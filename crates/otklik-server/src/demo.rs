@@ -86,6 +86,8 @@ pub async fn run(addr: SocketAddr, data: &Path, interval: f64) -> anyhow::Result
             body_limit: 2 * 1024 * 1024,
             demo: true,
             open311: crate::app::Open311Settings { api_keys: vec!["demo".into()], jurisdiction_id: None },
+            // The demo's reference data is built in: a reload re-reads the embedded files.
+            reference: Default::default(),
         },
         crate::app::metrics_handle(),
     )

@@ -19,6 +19,12 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    /// For a refused file or text (reference data, a calendar year): the file it names…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// …and the line at fault, counted from 1, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// An error answered to an HTTP client.
@@ -27,11 +33,24 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Where in a refused file or text, as (file, line).
+    pub location: Option<(String, Option<usize>)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), location: None }
+    }
+
+    /// A refused file or text (422): the message names the file and line, and so do the `file`
+    /// and `line` fields of the body.
+    pub fn invalid_at(code: &'static str, e: &otklik_core::reference::ReferenceError) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message: e.to_string(),
+            location: Some((e.file.clone(), e.line)),
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -57,7 +76,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
+        let (file, line) = self.location.map_or((None, None), |(f, l)| (Some(f), l));
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message, file, line } };
         (self.status, Json(body)).into_response()
     }
 }
@@ -80,7 +100,7 @@ impl From<DomainError> for ApiError {
             DomainError::OutOfScope => "incident not found".to_string(),
             other => other.to_string(),
         };
-        ApiError { status, code: e.code(), message }
+        ApiError { status, code: e.code(), message, location: None }
     }
 }
 

@@ -2,6 +2,7 @@
 //! the `otklik` command line. The only crate that knows HTTP.
 
 pub mod api;
+pub mod api_calendar;
 pub mod app;
 pub mod auth;
 pub mod channels;
@@ -17,5 +18,6 @@ pub mod nlp;
 pub mod open311;
 pub mod outbox;
 pub mod refdata;
+pub mod reload;
 pub mod setup;
 pub mod webhook;

@@ -70,6 +70,7 @@ pub async fn state(config: &Config, demo: bool) -> anyhow::Result<AppState> {
                 api_keys: config.open311.api_keys.clone(),
                 jurisdiction_id: config.open311.jurisdiction_id.clone(),
             },
+            reference: crate::reload::ReferenceSources::of(config),
         },
         crate::app::metrics_handle(),
     )

@@ -244,6 +244,7 @@ async fn administrators_see_the_reference_data_users_and_channels() {
         "Правила маршрутизации",
         "Политики сроков",
         "2025, 2026, 2027",
+        "Все годы — из встроенных файлов.",
     ] {
         assert!(page.contains(part), "{part}");
     }

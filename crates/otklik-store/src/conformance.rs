@@ -715,6 +715,69 @@ pub async fn overview_counts(s: &dyn Store) {
     assert_eq!(none.total, 0, "an empty scope sees nothing");
 }
 
+/// Stored calendar years: put replaces, list is ascending, delete says whether there was one; a
+/// reference replacement swaps every reference table (and the years, when given) in one
+/// transaction, and a failing one leaves everything as it was.
+pub async fn calendar_years_and_reference_replacement(s: &dyn Store) {
+    use otklik_core::store::StoredCalendarYear;
+    let year = |y: i32, text: &str| StoredCalendarYear {
+        year: y,
+        text: text.into(),
+        updated_at: t0(),
+        updated_by: Some("admin".into()),
+    };
+    assert!(s.calendar_years().await.unwrap().is_empty());
+    assert_eq!(s.calendar_year(2026).await.unwrap(), None);
+    s.put_calendar_year(&year(2026, "year = 2026 # first")).await.unwrap();
+    let mut edited = year(2026, "year = 2026 # second");
+    edited.updated_at = t0() + Duration::hours(1);
+    edited.updated_by = None;
+    s.put_calendar_year(&edited).await.unwrap();
+    s.put_calendar_year(&year(2028, "year = 2028")).await.unwrap();
+    assert_eq!(s.calendar_year(2026).await.unwrap(), Some(edited.clone()));
+    let years: Vec<i32> = s.calendar_years().await.unwrap().iter().map(|y| y.year).collect();
+    assert_eq!(years, vec![2026, 2028]);
+    assert!(s.delete_calendar_year(2028).await.unwrap());
+    assert!(!s.delete_calendar_year(2028).await.unwrap());
+    assert_eq!(s.calendar_years().await.unwrap(), vec![edited.clone()]);
+
+    let mut data = otklik_core::reference::ReferenceData {
+        territories: vec![territory("arh", TerritoryLevel::Region, None)],
+        organisations: vec![Organisation {
+            code: "adm-arh".into(),
+            name: "Правительство".into(),
+            kind: OrgKind::Administration,
+            territory: "arh".into(),
+            parent: None,
+            sectors: vec![],
+            working_hours: None,
+        }],
+        categories: vec![Category {
+            code: "waste".into(), name: "ТКО".into(), photo_required: false, form_days: None
+        }],
+        ..Default::default()
+    };
+    s.replace_reference(&data, None).await.unwrap();
+    assert_eq!(s.territories().await.unwrap(), data.territories);
+    assert_eq!(s.organisations().await.unwrap(), data.organisations);
+    assert_eq!(s.categories().await.unwrap(), data.categories);
+    assert!(s.sources().await.unwrap().is_empty() && s.routing_rules().await.unwrap().is_empty());
+    assert_eq!(s.calendar_years().await.unwrap(), vec![edited], "no calendar given: the years stay");
+
+    // A duplicate code fails inside the transaction: nothing of the new set is kept.
+    let mut bad = data.clone();
+    bad.territories.push(territory("new", TerritoryLevel::Region, None));
+    bad.organisations.push(bad.organisations[0].clone());
+    assert!(s.replace_reference(&bad, Some(&[year(2030, "year = 2030")])).await.is_err());
+    assert_eq!(s.territories().await.unwrap(), data.territories);
+    assert_eq!(s.calendar_years().await.unwrap().len(), 1);
+
+    data.territories.push(territory("new", TerritoryLevel::Region, None));
+    s.replace_reference(&data, Some(&[year(2027, "year = 2027")])).await.unwrap();
+    assert_eq!(s.territories().await.unwrap().len(), 2);
+    assert_eq!(s.calendar_years().await.unwrap(), vec![year(2027, "year = 2027")]);
+}
+
 /// Runs the whole suite against a fresh store.
 pub async fn run_all(s: Arc<dyn Store>) {
     reference_upserts_replace(&*s).await;
@@ -728,4 +791,5 @@ pub async fn run_all(s: Arc<dyn Store>) {
     overview_counts(&*s).await;
     merge_moves_messages(&*s).await;
     co_executors_are_in_scope(&*s).await;
+    calendar_years_and_reference_replacement(&*s).await;
 }

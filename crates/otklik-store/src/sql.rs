@@ -17,6 +17,8 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Row};
 
 use crate::Backend;
 
+mod replace;
+
 /// The store over a pool of either engine.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -803,6 +805,30 @@ impl Store for SqlStore {
             .await
             .map_err(backend_error)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn replace_reference(
+        &self,
+        data: &otklik_core::reference::ReferenceData,
+        calendar: Option<&[otklik_core::store::StoredCalendarYear]>,
+    ) -> Result<(), StoreError> {
+        self.replace_reference_data(data, calendar).await
+    }
+
+    async fn calendar_years(&self) -> Result<Vec<otklik_core::store::StoredCalendarYear>, StoreError> {
+        self.list_calendar_years().await
+    }
+
+    async fn calendar_year(&self, year: i32) -> Result<Option<otklik_core::store::StoredCalendarYear>, StoreError> {
+        self.one_calendar_year(year).await
+    }
+
+    async fn put_calendar_year(&self, y: &otklik_core::store::StoredCalendarYear) -> Result<(), StoreError> {
+        self.store_calendar_year(y).await
+    }
+
+    async fn delete_calendar_year(&self, year: i32) -> Result<bool, StoreError> {
+        self.remove_calendar_year(year).await
     }
 
     async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {

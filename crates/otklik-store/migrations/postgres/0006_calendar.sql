@@ -1,0 +1,8 @@
+-- Production calendar years edited by administrators. Each row is one year's file (the TOML of
+-- data/calendar/ru-*.toml) and replaces the embedded file of that year.
+CREATE TABLE calendar_years (
+    year BIGINT PRIMARY KEY,
+    body TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    updated_by TEXT
+);
