@@ -354,3 +354,35 @@ async fn a_duplicate_is_merged_and_the_answer_goes_to_every_citizen() {
         card["answers"][0]["publications"].as_array().unwrap().iter().map(|p| p["target"].as_str().unwrap()).collect();
     assert_eq!(targets.len(), 2, "one delivery per citizen's thread: {targets:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn co_executors_are_added_on_the_card_and_contribute_there() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let id = app.ingest(&admin, "co-card-1", Some("gryazinsky")).await;
+    app.act(&admin, id, json!({"action": "assign", "org": "adm-gryazinsky"})).await;
+    let curator = Browser::login(&app, "curator-lipetsk").await;
+    let (_, page) = curator.get(&format!("/incidents/{id}")).await;
+    assert!(page.contains("Привлечь соисполнителя"), "the form is offered");
+    assert!(!page.contains("Снять соисполнителя"), "nobody to remove yet");
+    let csrf = Browser::csrf(&page);
+    let (s, _) = curator.act(id, &csrf, &[("action", "add_co_executor"), ("org", "adm-yelets-city")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = curator.get(&format!("/incidents/{id}")).await;
+    assert!(page.contains("<dt>Соисполнители</dt>"), "{page}");
+    assert!(page.contains("соисполнители: — →"), "the history names the change in words");
+    // The co-executor's card offers only the contribution; what it writes is shown inert.
+    let co = Browser::login(&app, "executor-yelets").await;
+    let (s, page) = co.get(&format!("/incidents/{id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("Добавить вклад в ответ") && !page.contains("Взять в работу"), "{page}");
+    let csrf = Browser::csrf(&page);
+    let (s, _) =
+        co.act(id, &csrf, &[("action", "contribute"), ("text", "Участок наш <script>alert(1)</script>")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, page) = co.get(&format!("/incidents/{id}")).await;
+    assert!(page.contains("Участок наш &#60;script&#62;") && !page.contains("<script>alert(1)"));
+    // Without the form's token nothing happens.
+    let (s, _) = co.act(id, "wrong", &[("action", "contribute"), ("text", "ещё")]).await;
+    assert_ne!(s, StatusCode::SEE_OTHER);
+}
