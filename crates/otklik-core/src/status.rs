@@ -71,6 +71,8 @@ wire_enum!(
         Rate = "rate",
         /// A duplicate joins another incident: its messages move there and it is closed as rejected.
         Merge = "merge",
+        /// One message of an incident that is about something else becomes an incident of its own.
+        Split = "split",
     }
 );
 
@@ -135,6 +137,12 @@ pub const TRANSITIONS: &[Transition] = &[
         action: Action::Merge,
         from: &[New, Moderated, Assigned, InWork, Rework, Deferred, WaitingCitizen],
         to: Target::To(Rejected),
+        roles: CENTRE,
+    },
+    Transition {
+        action: Action::Split,
+        from: &[New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen],
+        to: Target::Stay,
         roles: CENTRE,
     },
     Transition {
@@ -225,6 +233,9 @@ mod tests {
             v.push((A::Merge, s, Rejected, centre));
         }
         let taggers: &'static [Role] = &[Admin, Rc, Mo, Head, Ex];
+        for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen] {
+            v.push((A::Split, s, s, centre));
+        }
         for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen] {
             v.push((A::Tag, s, s, taggers));
         }

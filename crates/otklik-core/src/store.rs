@@ -239,6 +239,35 @@ pub struct MergeInto {
     pub event: NewEvent,
 }
 
+/// One message moved out of an incident into a new incident of its own (the inverse of a merge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitOff {
+    /// The incident the message leaves, applied only if its version is still `expected_version`.
+    pub incident: Id,
+    pub expected_version: i64,
+    pub message: Id,
+    /// The new incident, as intake would open it for this message.
+    pub seed: IncidentSeed,
+    pub at: DateTime<Utc>,
+    /// The event of the incident the message leaves; [`NEW_INCIDENT`] in its note stands for the
+    /// new incident's number, known only inside the transaction.
+    pub event: NewEvent,
+    /// The first event of the new incident.
+    pub new_event: NewEvent,
+}
+
+/// Stands for the new incident's number in the note of [`SplitOff::event`].
+pub const NEW_INCIDENT: &str = "{new_incident}";
+
+/// Both incidents after a split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitOutcome {
+    /// The incident the message left.
+    pub source: Incident,
+    /// The new incident holding the message.
+    pub created: Incident,
+}
+
 /// Storage of everything Otklik keeps. Writes that belong together are one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
@@ -407,4 +436,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Applies a change in one transaction; `Concurrent` if the version moved.
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError>;
+    /// Opens a new incident for one message of another and moves the message there, with an
+    /// event in each history, in one transaction; both incidents' versions move. `Concurrent` if
+    /// the source's version moved, `Conflict` if it is finished, the message is not one of its
+    /// messages, or it is its only message.
+    async fn split(&self, split: &SplitOff) -> Result<SplitOutcome, StoreError>;
 }

@@ -333,14 +333,24 @@ async fn get_incident(
     let detail = state.workflow.store().incident_detail(id).await?.ok_or_else(|| ApiError::not_found("incident"))?;
     // Cards show citizens' personal data: every read is logged.
     tracing::info!(target: "otklik::audit", user = auth.user.id, incident = id, "incident card read");
-    let allowed_actions = state.workflow.allowed_actions(&auth.actor, &inc);
+    let mut allowed_actions = state.workflow.allowed_actions(&auth.actor, &inc);
+    // The status machine allows a split; there must also be a message to spare.
+    if detail.messages.len() < 2 {
+        allowed_actions.retain(|a| *a != Action::Split);
+    }
     Ok(Json(IncidentCard { detail, allowed_actions }))
 }
 
 /// Perform an action of the status machine. `If-Match: <version>` makes it conditional.
+///
+/// `split` answers with the incident the message left and names the new incident in `Location`;
+/// it is refused with `only_message` (409), `message_not_in_incident` (422) or
+/// `incident_finished` (409).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/actions", tag = "incidents", request_body = Command,
     params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "expected incident version")),
-    responses((status = 200, body = Incident), (status = 409, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Incident,
+                headers(("Location" = String, description = "after `split`: the new incident, `/api/v1/incidents/{id}`"))),
+              (status = 409, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn act(
     State(state): State<AppState>,
@@ -348,7 +358,7 @@ async fn act(
     PathParam(id): PathParam<Id>,
     headers: HeaderMap,
     JsonBody(cmd): JsonBody<Command>,
-) -> ApiResult<Json<Incident>> {
+) -> ApiResult<Response> {
     let expected = match headers.get(header::IF_MATCH) {
         None => None,
         Some(v) => Some(
@@ -359,7 +369,12 @@ async fn act(
                 .ok_or_else(|| ApiError::bad_request("invalid_header", "If-Match must be an incident version"))?,
         ),
     };
-    Ok(Json(state.workflow.execute(&auth.actor, id, expected, cmd).await?))
+    if let Command::Split { message, note } = cmd {
+        let out = state.workflow.split(&auth.actor, id, expected, message, note).await?;
+        let location = format!("/api/v1/incidents/{}", out.created.id);
+        return Ok(([(header::LOCATION, location)], Json(out.source)).into_response());
+    }
+    Ok(Json(state.workflow.execute(&auth.actor, id, expected, cmd).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

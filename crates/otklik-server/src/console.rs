@@ -600,6 +600,7 @@ fn watch_changes(wf: std::sync::Arc<otklik_core::workflow::Workflow>) -> tokio::
 // ---------------------------------------------------------------- the incident card
 
 struct MessageView {
+    id: Id,
     channel: &'static str,
     source: String,
     author: String,
@@ -696,6 +697,8 @@ fn action_label(a: &str) -> String {
         "rate" => "Оценка заявителя".into(),
         "merge" => "Объединено как дубликат".into(),
         "merged" => "Присоединён дубликат".into(),
+        "split" => "Сообщение выделено в отдельное обращение".into(),
+        "split_from" => "Выделено из другого обращения".into(),
         "deadline_warning" => "Срок подходит".into(),
         "deadline_breach" => "Срок нарушен".into(),
         "escalate" => "Эскалация".into(),
@@ -720,6 +723,7 @@ pub fn action_button(a: &str) -> &'static str {
         "resume" => "Продолжить работу",
         "ask_citizen" => "Задать вопрос заявителю",
         "merge" => "Объединить как дубликат",
+        "split" => "Выделить в отдельное обращение",
         _ => "Выполнить",
     }
 }
@@ -822,6 +826,7 @@ fn card_view(
         .messages
         .iter()
         .map(|m| MessageView {
+            id: m.id,
             channel: channel_name(m.body.channel),
             source: source_name(m.body.channel, &m.body.source),
             author: m.body.author.name.clone().unwrap_or_else(|| m.body.author.id.clone()),
@@ -1132,6 +1137,10 @@ async fn read_action(
                 .ok_or("Укажите номер обращения, с которым объединить.")?,
             note: get("note"),
         },
+        "split" => Command::Split {
+            message: get("message").and_then(|v| v.parse().ok()).ok_or("Выберите сообщение, которое выделить.")?,
+            note: get("note"),
+        },
         "tag" => {
             Command::Tag { tags: get("tags").unwrap_or_default().split(',').map(|t| t.trim().to_string()).collect() }
         }
@@ -1155,10 +1164,29 @@ async fn act(State(state): State<AppState>, c: Console, Path(id): Path<Id>, mp: 
     {
         attachments.clone_from(&open.attachments);
     }
-    match state.workflow.execute(&c.auth.actor, id, version, cmd).await {
-        Ok(_) => Redirect::to(&back.unwrap_or_else(|| format!("/incidents/{id}"))).into_response(),
+    // A split opens the new incident's card: it is the one that needs moderation and routing now.
+    let done = match cmd {
+        Command::Split { message, note } => {
+            state.workflow.split(&c.auth.actor, id, version, message, note).await.map(|o| Some(o.created.id))
+        }
+        cmd => state.workflow.execute(&c.auth.actor, id, version, cmd).await.map(|_| None),
+    };
+    match done {
+        Ok(Some(created)) => Redirect::to(&format!("/incidents/{created}")).into_response(),
+        Ok(None) => Redirect::to(&back.unwrap_or_else(|| format!("/incidents/{id}"))).into_response(),
         Err(e) => {
             let msg = match &e {
+                otklik_core::DomainError::Split(r) => match r {
+                    otklik_core::error::SplitRefusal::OnlyMessage => {
+                        "Это единственное сообщение обращения: выделять нечего.".to_string()
+                    }
+                    otklik_core::error::SplitRefusal::NotInIncident => {
+                        "Это сообщение не относится к обращению.".to_string()
+                    }
+                    otklik_core::error::SplitRefusal::Finished => {
+                        "Обращение завершено: сообщения из него не выделяются.".to_string()
+                    }
+                },
                 otklik_core::DomainError::Concurrent => {
                     "Обращение изменил кто-то другой: обновлены свежие данные, повторите действие.".to_string()
                 }

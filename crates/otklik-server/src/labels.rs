@@ -36,6 +36,7 @@ pub fn public_action(action: &str) -> Option<&'static str> {
         Action::Rate => "Получена оценка ответа",
         Action::Merge => "Объединено с обращением о той же проблеме",
         Action::Moderate
+        | Action::Split
         | Action::DraftAnswer
         | Action::SubmitForReview
         | Action::Approve

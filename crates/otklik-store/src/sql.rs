@@ -9,7 +9,7 @@ use otklik_core::model::*;
 use otklik_core::status::Status;
 use otklik_core::store::{
     AnswerWrite, Change, Cursor, DeadlineRow, DeadlineUpdate, IncidentQuery, IntakeReject, NewIntakeReject,
-    OutboxEntry, Overview, Page, PublicationUpdate, SortKey, Store, StoredFile,
+    OutboxEntry, Overview, Page, PublicationUpdate, SortKey, SplitOff, SplitOutcome, Store, StoredFile,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -1797,5 +1797,135 @@ impl Store for SqlStore {
         let out = incident_row(&row)?;
         tx.commit().await.map_err(backend_error)?;
         Ok(out)
+    }
+
+    async fn split(&self, sp: &SplitOff) -> Result<SplitOutcome, StoreError> {
+        let _writer = self.writer().await;
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut tx = self.pool.begin_with(begin).await.map_err(backend_error)?;
+        let done = sqlx::query(
+            "UPDATE incidents SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3 \
+             AND status NOT IN ('closed', 'rejected')",
+        )
+        .bind(ms(sp.at))
+        .bind(sp.incident)
+        .bind(sp.expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        if done.rows_affected() == 0 {
+            let row = sqlx::query("SELECT status, version FROM incidents WHERE id = $1")
+                .bind(sp.incident)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+            let Some(row) = row else { return Err(StoreError::NotFound) };
+            let version: i64 = get(&row, "version")?;
+            return Err(if version != sp.expected_version {
+                StoreError::Concurrent
+            } else {
+                StoreError::Conflict("the incident is finished".into())
+            });
+        }
+        let msg = sqlx::query("SELECT incident_id, channel, source FROM messages WHERE id = $1")
+            .bind(sp.message)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        let Some(msg) = msg.filter(|m| get::<i64>(m, "incident_id").ok() == Some(sp.incident)) else {
+            return Err(StoreError::Conflict("the message is not one of the incident's".into()));
+        };
+        let (channel, source): (String, String) = (get(&msg, "channel")?, get(&msg, "source")?);
+        let count = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE incident_id = $1")
+            .bind(sp.incident)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        if get::<i64>(&count, "n")? < 2 {
+            return Err(StoreError::Conflict("the message is the incident's only one".into()));
+        }
+        let (seed, c) = (&sp.seed, &sp.seed.classification);
+        let due_at = seed.first_answer_due.or(seed.resolution_due);
+        let next = due_at.map(ms).unwrap_or(i64::MAX);
+        // Warn at 80 % of the time from the split to the deadline, as intake does from capture.
+        let warn = due_at.map(|d| ms(sp.at + (d - sp.at.min(d)) * 4 / 5)).unwrap_or(i64::MAX);
+        let row = sqlx::query(
+            "INSERT INTO incidents (status, kind, category, direction, territory, region, municipality, org, \
+             suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
+             updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
+             version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+             $20, $21, $22, $23, $24, $25, 1) RETURNING id",
+        )
+        .bind(Status::New.as_str())
+        .bind(c.kind.map(|k| k.as_str()))
+        .bind(c.category.clone())
+        .bind(direction(&c.category))
+        .bind(c.territory.clone())
+        .bind(seed.region.clone())
+        .bind(seed.municipality.clone())
+        .bind(seed.org.clone())
+        .bind(seed.suggested_org.clone())
+        .bind(seed.route_note.clone())
+        .bind(c.urgent as i64)
+        .bind(c.sentiment.map(|x| x.as_str()))
+        .bind(c.confidence.map(|x| to_json(&x)))
+        .bind(channel)
+        .bind(source)
+        .bind(&seed.summary)
+        .bind(ms(sp.at))
+        .bind(ms(sp.at))
+        .bind(seed.first_answer_due.map(ms))
+        .bind(seed.resolution_due.map(ms))
+        .bind(seed.deadline_policy.clone())
+        .bind(next)
+        .bind(warn)
+        .bind(next)
+        .bind(to_json(&seed.tags))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        let new_id: i64 = get(&row, "id")?;
+        sqlx::query("UPDATE messages SET incident_id = $1 WHERE id = $2")
+            .bind(new_id)
+            .bind(sp.message)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        let source_note =
+            sp.event.note.as_ref().map(|n| n.replace(otklik_core::store::NEW_INCIDENT, &new_id.to_string()));
+        for (incident, e, note) in
+            [(sp.incident, &sp.event, source_note), (new_id, &sp.new_event, sp.new_event.note.clone())]
+        {
+            sqlx::query(
+                "INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(incident)
+            .bind(ms(e.at))
+            .bind(e.actor_id)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(to_json(&e.changes))
+            .bind(note)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        }
+        let mut out = Vec::with_capacity(2);
+        for id in [sp.incident, new_id] {
+            let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1")))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+            out.push(incident_row(&row)?);
+        }
+        tx.commit().await.map_err(backend_error)?;
+        let created = out.pop().ok_or(StoreError::NotFound)?;
+        let source = out.pop().ok_or(StoreError::NotFound)?;
+        Ok(SplitOutcome { source, created })
     }
 }
