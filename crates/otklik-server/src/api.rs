@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use otklik_core::DomainError;
 use otklik_core::deadlines::DeadlinePolicy;
 use otklik_core::model::*;
-use otklik_core::reference::{ReferenceData, ReferenceFiles, validate_code};
+use otklik_core::reference::validate_code;
 use otklik_core::routing::RoutingRule;
 use otklik_core::status::{Action, Status};
 use otklik_core::store::{Cursor, IncidentQuery, SortKey};
@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::{self, Auth, SESSION_COOKIE, Via};
+use crate::edits::{RefDelete, RefEdit};
 use crate::error::{ApiError, ApiResult, ErrorBody, JsonBody, PathParam, QueryParams};
 
 #[derive(OpenApi)]
@@ -402,31 +403,6 @@ async fn list_notifications(
 
 // ---------------------------------------------------------------- reference data
 
-async fn current_reference(state: &AppState) -> ApiResult<ReferenceData> {
-    let s = state.workflow.store();
-    Ok(ReferenceData {
-        territories: s.territories().await?,
-        organisations: s.organisations().await?,
-        categories: s.categories().await?,
-        sources: s.sources().await?,
-        routing: s.routing_rules().await?,
-        deadlines: s.deadline_policies().await?,
-    })
-}
-
-/// Validates reference data after an edit, as a file would be.
-fn validate_edit(data: &ReferenceData) -> ApiResult<()> {
-    let files = ReferenceFiles {
-        territories: ("territories", ""),
-        organisations: ("organisations", ""),
-        taxonomy: ("taxonomy", ""),
-        sources: Some(("sources", "")),
-        routing: Some(("routing", "")),
-        deadlines: Some(("deadlines", "")),
-    };
-    data.validate(&files).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reference", e.message))
-}
-
 fn path_code(code: &str, body_code: &str) -> ApiResult<()> {
     if code != body_code {
         return Err(ApiError::new(
@@ -455,12 +431,7 @@ async fn put_territory(
 ) -> ApiResult<Json<Territory>> {
     auth.require_admin()?;
     path_code(&code, &t.code)?;
-    let mut data = current_reference(&state).await?;
-    data.territories.retain(|x| x.code != code);
-    data.territories.push(t.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_territory(&t).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::Territory(t.clone())).await?;
     Ok(Json(t))
 }
 
@@ -481,12 +452,7 @@ async fn put_organisation(
 ) -> ApiResult<Json<Organisation>> {
     auth.require_admin()?;
     path_code(&code, &o.code)?;
-    let mut data = current_reference(&state).await?;
-    data.organisations.retain(|x| x.code != code);
-    data.organisations.push(o.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_organisation(&o).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::Organisation(o.clone())).await?;
     Ok(Json(o))
 }
 
@@ -513,12 +479,7 @@ async fn put_category(
             "the code in the path and the body differ",
         ));
     }
-    let mut data = current_reference(&state).await?;
-    data.categories.retain(|x| x.code != code);
-    data.categories.push(c.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_category(&c).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::Category(c.clone())).await?;
     Ok(Json(c))
 }
 
@@ -546,12 +507,7 @@ async fn put_source(
             "the path and the body differ",
         ));
     }
-    let mut data = current_reference(&state).await?;
-    data.sources.retain(|x| !(x.channel == channel && x.key == key));
-    data.sources.push(s.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_source(&s).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::Source(s.clone())).await?;
     Ok(Json(s))
 }
 
@@ -572,12 +528,7 @@ async fn put_routing_rule(
 ) -> ApiResult<Json<RoutingRule>> {
     auth.require_admin()?;
     path_code(&code, &r.code)?;
-    let mut data = current_reference(&state).await?;
-    data.routing.retain(|x| x.code != code);
-    data.routing.push(r.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_routing_rule(&r).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::RoutingRule(r.clone())).await?;
     Ok(Json(r))
 }
 
@@ -590,10 +541,7 @@ async fn delete_routing_rule(
     PathParam(code): PathParam<String>,
 ) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    if !state.workflow.store().delete_routing_rule(&code).await? {
-        return Err(ApiError::not_found("routing rule"));
-    }
-    state.workflow.reload_catalog().await?;
+    crate::edits::delete(&state, &RefDelete::RoutingRule(code)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -614,12 +562,7 @@ async fn put_deadline_policy(
 ) -> ApiResult<Json<DeadlinePolicy>> {
     auth.require_admin()?;
     path_code(&code, &p.code)?;
-    let mut data = current_reference(&state).await?;
-    data.deadlines.retain(|x| x.code != code);
-    data.deadlines.push(p.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_deadline_policy(&p).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::DeadlinePolicy(p.clone())).await?;
     Ok(Json(p))
 }
 
@@ -632,10 +575,7 @@ async fn delete_deadline_policy(
     PathParam(code): PathParam<String>,
 ) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    if !state.workflow.store().delete_deadline_policy(&code).await? {
-        return Err(ApiError::not_found("deadline policy"));
-    }
-    state.workflow.reload_catalog().await?;
+    crate::edits::delete(&state, &RefDelete::DeadlinePolicy(code)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -23,6 +23,8 @@ use otklik_core::store::SortKey;
 use otklik_core::workflow::{Catalog, Command};
 use serde::Deserialize;
 
+mod admin_forms;
+
 use crate::api::ListParams;
 use crate::app::AppState;
 use crate::auth::{Auth, Via};
@@ -42,6 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(admin_page))
         .route("/admin/users", post(create_user))
         .route("/admin/users/{id}/active", post(set_active))
+        .route("/admin/users/{id}/grants", post(admin_forms::grants))
+        .route("/admin/edit/{what}", get(admin_forms::edit_page).post(admin_forms::save))
+        .route("/admin/edit/{what}/delete", post(admin_forms::remove))
         .route("/incidents/{id}", get(card_page))
         .route("/incidents/{id}/act", post(act))
         .route("/events", get(events))
@@ -1410,6 +1415,8 @@ async fn overview_page(State(state): State<AppState>, c: Console, Query(q): Quer
 struct AdminPage {
     nav: Nav,
     error: Option<String>,
+    notice: Option<&'static str>,
+    sources: Vec<(String, String, String, String)>,
     self_id: Id,
     roles: Vec<Choice>,
     channels: Vec<ChannelRow>,
@@ -1428,7 +1435,8 @@ struct UserRow {
     id: Id,
     login: String,
     name: String,
-    roles: String,
+    /// (role code, node, how it reads).
+    grants: Vec<(String, String, String)>,
     active: bool,
 }
 
@@ -1459,11 +1467,21 @@ fn span_text<T: serde::Serialize>(s: &Option<T>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-async fn admin_page(State(state): State<AppState>, c: Console) -> Response {
-    admin(&state, &c, None).await
+#[derive(Debug, Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+async fn admin_page(State(state): State<AppState>, c: Console, Query(q): Query<SavedQuery>) -> Response {
+    let notice = q.saved.is_some().then_some("Изменения сохранены.");
+    render_admin(&state, &c, None, notice).await
 }
 
 async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response {
+    render_admin(state, c, error, None).await
+}
+
+async fn render_admin(state: &AppState, c: &Console, error: Option<String>, notice: Option<&'static str>) -> Response {
     if !c.auth.actor.is_admin() {
         return page(StatusCode::FORBIDDEN, NotFound { nav: c.nav("admin") }.render());
     }
@@ -1494,13 +1512,16 @@ async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response
         .unwrap_or_default()
         .into_iter()
         .map(|u| {
-            let roles = u
+            let grants = u
                 .grants
                 .iter()
-                .map(|g| format!("{}{}", g.role, g.node.as_deref().map(|n| format!(": {n}")).unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            UserRow { id: u.id, login: u.login, name: u.display_name, roles, active: u.active }
+                .map(|g| {
+                    let node = g.node.clone().unwrap_or_default();
+                    let text = format!("{}{}", g.role, g.node.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+                    (g.role.as_str().to_string(), node, text)
+                })
+                .collect();
+            UserRow { id: u.id, login: u.login, name: u.display_name, grants, active: u.active }
         })
         .collect();
     let mut orgs: Vec<(String, String, String)> = store
@@ -1593,10 +1614,25 @@ async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response
             )
         })
         .collect();
+    let mut sources: Vec<(String, String, String, String)> = catalog
+        .sources
+        .values()
+        .map(|s| {
+            (
+                format!("{}:{}", s.channel, s.key),
+                format!("{} · {}", channel_name(s.channel), s.key),
+                s.name.clone(),
+                s.territory.as_deref().and_then(|t| h.territory(t)).map(|t| t.name.clone()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    sources.sort();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let t = AdminPage {
         nav: c.nav("admin"),
         error,
+        notice,
+        sources,
         self_id: c.auth.user.id,
         roles: Role::ALL
             .iter()
@@ -1642,7 +1678,12 @@ async fn create_user(State(state): State<AppState>, c: Console, Form(f): Form<Ne
         .and_then(|_| crate::api::validate_password(&f.password))
         .and_then(|_| crate::api::validate_grants(std::slice::from_ref(&grant), &state.workflow.catalog()));
     if let Err(e) = checked {
-        return admin(&state, &c, Some(format!("Пользователь не создан: {e}"))).await;
+        return admin(
+            &state,
+            &c,
+            Some(format!("Пользователь не создан. {}", admin_forms::russian_message(&e.to_string()))),
+        )
+        .await;
     }
     let Ok(hash) = crate::api::hash_blocking(f.password).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -224,7 +224,9 @@ async fn administrators_create_and_disable_accounts() {
     ];
     let res = post("/admin/users", fields.clone()).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("unknown territory"));
+    assert!(
+        res.text().await.unwrap().contains("Пользователь не создан. Нет территории «nowhere» для роли оператор МЦУ.")
+    );
     fields[5].1 = "gryazinsky".into();
     let mut forged = fields.clone();
     forged[0].1 = "forged".into();

@@ -1,0 +1,148 @@
+//! Administrators' edits of reference data and roles, one implementation for the JSON API and the
+//! console: every edit is checked against the whole reference data (as a file would be) before it
+//! is stored, and the workflow's catalog is reloaded after it.
+
+use axum::http::StatusCode;
+use otklik_core::deadlines::DeadlinePolicy;
+use otklik_core::model::{Category, Channel, Grant, Id, Organisation, Source, Territory, User};
+use otklik_core::reference::{ReferenceData, ReferenceFiles, validate_code};
+use otklik_core::routing::RoutingRule;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// One record of reference data, created or replaced whole.
+#[derive(Debug, Clone)]
+pub enum RefEdit {
+    Territory(Territory),
+    Organisation(Organisation),
+    Category(Category),
+    Source(Source),
+    RoutingRule(RoutingRule),
+    DeadlinePolicy(DeadlinePolicy),
+}
+
+/// A record that may be removed (nothing else refers to rules and policies by code).
+#[derive(Debug, Clone)]
+pub enum RefDelete {
+    RoutingRule(String),
+    DeadlinePolicy(String),
+}
+
+/// Reference data as stored now.
+pub async fn current_reference(state: &AppState) -> ApiResult<ReferenceData> {
+    let s = state.workflow.store();
+    Ok(ReferenceData {
+        territories: s.territories().await?,
+        organisations: s.organisations().await?,
+        categories: s.categories().await?,
+        sources: s.sources().await?,
+        routing: s.routing_rules().await?,
+        deadlines: s.deadline_policies().await?,
+    })
+}
+
+/// Validates reference data after an edit, as a file would be.
+fn validate_edit(data: &ReferenceData) -> ApiResult<()> {
+    let files = ReferenceFiles {
+        territories: ("territories", ""),
+        organisations: ("organisations", ""),
+        taxonomy: ("taxonomy", ""),
+        sources: Some(("sources", "")),
+        routing: Some(("routing", "")),
+        deadlines: Some(("deadlines", "")),
+    };
+    data.validate(&files).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reference", e.message))
+}
+
+fn code_ok(code: &str) -> ApiResult<()> {
+    validate_code(code).map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", m))
+}
+
+/// Creates or replaces one record if the reference data stays valid with it; nothing is stored
+/// otherwise.
+pub async fn put(state: &AppState, edit: &RefEdit) -> ApiResult<()> {
+    let mut data = current_reference(state).await?;
+    match edit {
+        RefEdit::Territory(t) => {
+            code_ok(&t.code)?;
+            data.territories.retain(|x| x.code != t.code);
+            data.territories.push(t.clone());
+        }
+        RefEdit::Organisation(o) => {
+            code_ok(&o.code)?;
+            data.organisations.retain(|x| x.code != o.code);
+            data.organisations.push(o.clone());
+        }
+        // Category codes are dotted paths, checked by the taxonomy's own validation.
+        RefEdit::Category(c) => {
+            data.categories.retain(|x| x.code != c.code);
+            data.categories.push(c.clone());
+        }
+        RefEdit::Source(s) => {
+            if s.key.trim().is_empty() || s.key.len() > 256 {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "a source needs a key",
+                ));
+            }
+            data.sources.retain(|x| !(x.channel == s.channel && x.key == s.key));
+            data.sources.push(s.clone());
+        }
+        RefEdit::RoutingRule(r) => {
+            code_ok(&r.code)?;
+            data.routing.retain(|x| x.code != r.code);
+            data.routing.push(r.clone());
+        }
+        RefEdit::DeadlinePolicy(p) => {
+            code_ok(&p.code)?;
+            data.deadlines.retain(|x| x.code != p.code);
+            data.deadlines.push(p.clone());
+        }
+    }
+    validate_edit(&data)?;
+    let store = state.workflow.store();
+    match edit {
+        RefEdit::Territory(t) => store.upsert_territory(t).await?,
+        RefEdit::Organisation(o) => store.upsert_organisation(o).await?,
+        RefEdit::Category(c) => store.upsert_category(c).await?,
+        RefEdit::Source(s) => store.upsert_source(s).await?,
+        RefEdit::RoutingRule(r) => store.upsert_routing_rule(r).await?,
+        RefEdit::DeadlinePolicy(p) => store.upsert_deadline_policy(p).await?,
+    }
+    state.workflow.reload_catalog().await?;
+    Ok(())
+}
+
+/// Removes a routing rule or a deadline policy; `not_found` when there is none.
+pub async fn delete(state: &AppState, what: &RefDelete) -> ApiResult<()> {
+    let store = state.workflow.store();
+    let found = match what {
+        RefDelete::RoutingRule(code) => store.delete_routing_rule(code).await?,
+        RefDelete::DeadlinePolicy(code) => store.delete_deadline_policy(code).await?,
+    };
+    if !found {
+        return Err(ApiError::not_found(match what {
+            RefDelete::RoutingRule(_) => "routing rule",
+            RefDelete::DeadlinePolicy(_) => "deadline policy",
+        }));
+    }
+    state.workflow.reload_catalog().await?;
+    Ok(())
+}
+
+/// The source of a `channel:key` pair as the console names it.
+pub fn source_ref(s: &str) -> Option<(Channel, &str)> {
+    let (c, k) = s.split_once(':')?;
+    Some((Channel::parse(c)?, k))
+}
+
+/// Replaces a user's role bindings after checking that each names an existing node of the right
+/// kind; their sessions and tokens carry the new roles from the next request.
+pub async fn set_grants(state: &AppState, id: Id, grants: &[Grant]) -> ApiResult<User> {
+    crate::api::validate_grants(grants, &state.workflow.catalog())?;
+    let user = state.workflow.store().update_user(id, None, None, None, Some(grants)).await?;
+    state.token_cache.clear();
+    Ok(user)
+}
