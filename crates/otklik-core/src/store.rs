@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use crate::access::ScopeFilter;
 use crate::error::StoreError;
 use crate::model::{
-    Answer, ApiToken, Category, Channel, Correction, Event, Grant, Id, Incident, IncidentDetail, IncidentSeed,
-    IngestOutcome, Kind, Message, MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication,
-    PublicationState, Session, Source, Territory, TerritoryLevel, User,
+    Answer, AnswerTemplate, ApiToken, Category, Channel, Correction, Event, Grant, Id, Incident, IncidentDetail,
+    IncidentSeed, IngestOutcome, Kind, Message, MessageRevision, NewAnswerTemplate, NewEvent, NewMessage, NewUser,
+    Organisation, Publication, PublicationState, Session, Source, Territory, TerritoryLevel, User,
 };
 use crate::status::Status;
 
@@ -288,6 +288,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn deadline_policies(&self) -> Result<Vec<crate::deadlines::DeadlinePolicy>, StoreError>;
     /// False when there was no such policy.
     async fn delete_deadline_policy(&self, code: &str) -> Result<bool, StoreError>;
+
+    // Answer templates.
+    /// All templates, by position, then id.
+    async fn answer_templates(&self) -> Result<Vec<AnswerTemplate>, StoreError>;
+    /// `Conflict` when the name is taken.
+    async fn create_answer_template(&self, t: &NewAnswerTemplate) -> Result<AnswerTemplate, StoreError>;
+    /// `NotFound` when there is no such template, `Conflict` when the name is another's.
+    async fn update_answer_template(&self, id: Id, t: &NewAnswerTemplate) -> Result<AnswerTemplate, StoreError>;
+    /// False when there was no such template.
+    async fn delete_answer_template(&self, id: Id) -> Result<bool, StoreError>;
 
     // Users, sessions and machine tokens.
     async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;

@@ -35,6 +35,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody, JsonBody, PathParam, QueryPar
         (name = "incidents", description = "Incidents, their cards and the status machine"),
         (name = "reference", description = "Territories, organisations, taxonomy, sources"),
         (name = "users", description = "Accounts, roles and machine tokens"),
+        (name = "templates", description = "Answer templates of the answer editor"),
         (name = "channels", description = "Channel sources, their health, the outbox of answers and rejected deliveries"),
     )
 )]
@@ -75,6 +76,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_routing_rule, delete_routing_rule))
         .routes(routes!(list_deadline_policies))
         .routes(routes!(put_deadline_policy, delete_deadline_policy))
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(put_template, delete_template))
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, patch_user))
         .routes(routes!(create_token))
@@ -576,6 +579,57 @@ async fn delete_deadline_policy(
 ) -> ApiResult<StatusCode> {
     auth.require_admin()?;
     crate::edits::delete(&state, &RefDelete::DeadlinePolicy(code)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------- answer templates
+
+/// The answer templates, in the editor's order. `{номер}`, `{организация}`, `{срок}` and
+/// `{адрес}` in a text are filled in for the incident by the answer editor.
+#[utoipa::path(get, path = "/api/v1/answer-templates", tag = "templates",
+    responses((status = 200, body = Vec<AnswerTemplate>)))]
+async fn list_templates(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<Vec<AnswerTemplate>>> {
+    Ok(Json(state.workflow.store().answer_templates().await?))
+}
+
+/// Add an answer template (administrators). Only the four placeholders are allowed.
+#[utoipa::path(post, path = "/api/v1/answer-templates", tag = "templates", request_body = NewAnswerTemplate,
+    responses((status = 201, body = AnswerTemplate), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn create_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonBody(t): JsonBody<NewAnswerTemplate>,
+) -> ApiResult<(StatusCode, Json<AnswerTemplate>)> {
+    auth.require_admin()?;
+    Ok((StatusCode::CREATED, Json(crate::edits::save_template(&state, None, &t).await?)))
+}
+
+/// Replace an answer template (administrators).
+#[utoipa::path(put, path = "/api/v1/answer-templates/{id}", tag = "templates", request_body = NewAnswerTemplate,
+    params(("id" = i64, Path)),
+    responses((status = 200, body = AnswerTemplate), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam<Id>,
+    JsonBody(t): JsonBody<NewAnswerTemplate>,
+) -> ApiResult<Json<AnswerTemplate>> {
+    auth.require_admin()?;
+    Ok(Json(crate::edits::save_template(&state, Some(id), &t).await?))
+}
+
+/// Delete an answer template (administrators).
+#[utoipa::path(delete, path = "/api/v1/answer-templates/{id}", tag = "templates", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam<Id>,
+) -> ApiResult<StatusCode> {
+    auth.require_admin()?;
+    crate::edits::delete_template(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -47,6 +47,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/grants", post(admin_forms::grants))
         .route("/admin/edit/{what}", get(admin_forms::edit_page).post(admin_forms::save))
         .route("/admin/edit/{what}/delete", post(admin_forms::remove))
+        .route("/admin/templates", post(admin_forms::create_template))
+        .route("/admin/templates/{id}", post(admin_forms::update_template))
+        .route("/admin/templates/{id}/delete", post(admin_forms::delete_template))
         .route("/incidents/{id}", get(card_page))
         .route("/incidents/{id}/act", post(act))
         .route("/events", get(events))
@@ -755,26 +758,6 @@ fn reject_reason_name(r: RejectReason) -> &'static str {
     }
 }
 
-/// Answer templates; `{номер}`, `{организация}`, `{срок}` and `{адрес}` are filled in the editor.
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "Принято в работу",
-        "Здравствуйте! Ваше обращение № {номер} принято в работу организацией «{организация}». Ответ будет дан до {срок}.",
-    ),
-    (
-        "Работы запланированы",
-        "Здравствуйте! По вашему обращению № {номер}: работы запланированы, ориентировочный срок — {срок}. Благодарим за сигнал.",
-    ),
-    (
-        "Работы выполнены",
-        "Здравствуйте! По вашему обращению № {номер} работы выполнены. Фотография результата приложена. Спасибо за неравнодушие!",
-    ),
-    (
-        "Уточнение",
-        "Здравствуйте! Чтобы решить вопрос по обращению № {номер}, уточните, пожалуйста, точный адрес: {адрес}.",
-    ),
-];
-
 async fn card(state: &AppState, c: &Console, id: Id, error: Option<String>) -> Response {
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let inc = match state.workflow.visible_incident(&c.auth.actor, id).await {
@@ -788,7 +771,16 @@ async fn card(state: &AppState, c: &Console, id: Id, error: Option<String>) -> R
     tracing::info!(target: "otklik::audit", user = c.auth.user.id, incident = id, "incident card read (console)");
     let catalog = state.workflow.catalog();
     let allowed = state.workflow.allowed_actions(&c.auth.actor, &inc);
-    page(status, card_view(state, c, &catalog, d, &allowed, error).render())
+    // Only the answer editor uses the templates.
+    let templates = if allowed.contains(&Action::DraftAnswer) {
+        state.workflow.store().answer_templates().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "answer templates");
+            vec![]
+        })
+    } else {
+        vec![]
+    };
+    page(status, card_view(state, c, &catalog, d, &allowed, &templates, error).render())
 }
 
 fn not_found(c: &Console) -> Response {
@@ -808,6 +800,7 @@ fn card_view(
     catalog: &Catalog,
     d: IncidentDetail,
     allowed: &[Action],
+    templates: &[otklik_core::model::AnswerTemplate],
     error: Option<String>,
 ) -> CardPage {
     let i = &d.incident;
@@ -945,9 +938,10 @@ fn card_view(
         )
     });
     let deadline_text = due.map(at).unwrap_or_default();
-    let templates = TEMPLATES
+    let templates = templates
         .iter()
-        .map(|(name, text)| {
+        .map(|t| {
+            let (name, text) = (&t.body.name, &t.body.text);
             let filled = text
                 .replace("{номер}", &i.id.to_string())
                 .replace("{организация}", &i.org.as_deref().map(org_name).unwrap_or_default())
@@ -1415,6 +1409,9 @@ async fn overview_page(State(state): State<AppState>, c: Console, Query(q): Quer
 struct AdminPage {
     nav: Nav,
     error: Option<String>,
+    /// Beside which form the error shows.
+    error_at: ErrorAt,
+    templates: Vec<otklik_core::model::AnswerTemplate>,
     notice: Option<&'static str>,
     sources: Vec<(String, String, String, String)>,
     self_id: Id,
@@ -1472,16 +1469,49 @@ struct SavedQuery {
     saved: Option<String>,
 }
 
+/// Where on the administration page a refusal is shown.
+#[derive(Debug, Clone, PartialEq)]
+enum ErrorAt {
+    Users,
+    Template(Id),
+    /// The new template's form, with what was typed into it.
+    NewTemplate((String, String, String)),
+}
+
+impl AdminPage {
+    fn error_at_users(&self) -> bool {
+        self.error_at == ErrorAt::Users
+    }
+
+    fn error_at_template(&self, id: &Id) -> bool {
+        self.error_at == ErrorAt::Template(*id)
+    }
+
+    /// What the new template's form shows: what was typed if it was refused.
+    fn draft(&self) -> (&str, &str, &str, bool) {
+        match &self.error_at {
+            ErrorAt::NewTemplate((n, t, p)) => (n, t, p, true),
+            _ => ("", "", "", false),
+        }
+    }
+}
+
 async fn admin_page(State(state): State<AppState>, c: Console, Query(q): Query<SavedQuery>) -> Response {
     let notice = q.saved.is_some().then_some("Изменения сохранены.");
-    render_admin(&state, &c, None, notice).await
+    render_admin(&state, &c, None, ErrorAt::Users, notice).await
 }
 
 async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response {
-    render_admin(state, c, error, None).await
+    render_admin(state, c, error, ErrorAt::Users, None).await
 }
 
-async fn render_admin(state: &AppState, c: &Console, error: Option<String>, notice: Option<&'static str>) -> Response {
+async fn render_admin(
+    state: &AppState,
+    c: &Console,
+    error: Option<String>,
+    error_at: ErrorAt,
+    notice: Option<&'static str>,
+) -> Response {
     if !c.auth.actor.is_admin() {
         return page(StatusCode::FORBIDDEN, NotFound { nav: c.nav("admin") }.render());
     }
@@ -1628,9 +1658,12 @@ async fn render_admin(state: &AppState, c: &Console, error: Option<String>, noti
         .collect();
     sources.sort();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let templates = store.answer_templates().await.unwrap_or_default();
     let t = AdminPage {
         nav: c.nav("admin"),
         error,
+        error_at,
+        templates,
         notice,
         sources,
         self_id: c.auth.user.id,

@@ -1,10 +1,13 @@
-//! Administrators' edits of reference data and roles, one implementation for the JSON API and the
-//! console: every edit is checked against the whole reference data (as a file would be) before it
-//! is stored, and the workflow's catalog is reloaded after it.
+//! Administrators' edits of reference data, roles and answer templates, one implementation for the
+//! JSON API and the console: every reference edit is checked against the whole reference data (as
+//! a file would be) before it is stored, and the workflow's catalog is reloaded after it.
 
 use axum::http::StatusCode;
 use otklik_core::deadlines::DeadlinePolicy;
-use otklik_core::model::{Category, Channel, Grant, Id, Organisation, Source, Territory, User};
+use otklik_core::model::{
+    AnswerTemplate, Category, Channel, Grant, Id, NewAnswerTemplate, Organisation, Source, TEMPLATE_PLACEHOLDERS,
+    Territory, User,
+};
 use otklik_core::reference::{ReferenceData, ReferenceFiles, validate_code};
 use otklik_core::routing::RoutingRule;
 
@@ -145,4 +148,59 @@ pub async fn set_grants(state: &AppState, id: Id, grants: &[Grant]) -> ApiResult
     let user = state.workflow.store().update_user(id, None, None, None, Some(grants)).await?;
     state.token_cache.clear();
     Ok(user)
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
+}
+
+/// A template needs a name and a text, and only the placeholders the editor fills in.
+pub fn validate_template(t: &NewAnswerTemplate) -> ApiResult<()> {
+    if t.name.trim().is_empty() || t.name.chars().count() > 200 {
+        return Err(invalid("a template needs a name of 1–200 characters".into()));
+    }
+    if t.text.trim().is_empty() || t.text.chars().count() > 10_000 {
+        return Err(invalid("a template needs a text of 1–10000 characters".into()));
+    }
+    let mut rest = t.text.as_str();
+    while let Some(open) = rest.find('{') {
+        let tail = &rest[open..];
+        let Some(close) = tail.find('}') else { break };
+        let placeholder = &tail[..=close];
+        if !TEMPLATE_PLACEHOLDERS.contains(&placeholder) {
+            return Err(invalid(format!(
+                "unknown placeholder `{placeholder}`: use {}",
+                TEMPLATE_PLACEHOLDERS.join(", ")
+            )));
+        }
+        rest = &tail[close + 1..];
+    }
+    Ok(())
+}
+
+/// Creates a template, or replaces the one with `id`; `conflict` when the name is another's.
+pub async fn save_template(state: &AppState, id: Option<Id>, t: &NewAnswerTemplate) -> ApiResult<AnswerTemplate> {
+    validate_template(t)?;
+    let t = NewAnswerTemplate { name: t.name.trim().to_string(), ..t.clone() };
+    let store = state.workflow.store();
+    let saved = match id {
+        None => store.create_answer_template(&t).await,
+        Some(id) => store.update_answer_template(id, &t).await,
+    };
+    saved.map_err(|e| match e {
+        otklik_core::StoreError::Conflict(_) => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", format!("a template named `{}` exists", t.name))
+        }
+        otklik_core::StoreError::NotFound => ApiError::not_found("answer template"),
+        other => other.into(),
+    })
+}
+
+/// Removes a template; `not_found` when there is none.
+pub async fn delete_template(state: &AppState, id: Id) -> ApiResult<()> {
+    if state.workflow.store().delete_answer_template(id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("answer template"))
+    }
 }

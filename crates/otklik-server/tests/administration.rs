@@ -1,7 +1,7 @@
-//! Administration from the console: reference data created and edited through the same
-//! whole-reference checks as the API (refusals in Russian, nothing changed), routing rules and
-//! deadline policies deleted, role bindings added and removed; only administrators, only with the
-//! CSRF token.
+//! Administration from the console and the API: reference data created and edited through the
+//! same whole-reference checks as the API (refusals in Russian, nothing changed), routing rules
+//! and deadline policies deleted, role bindings added and removed, answer templates kept in the
+//! store and used by the answer editor; only administrators, only with the CSRF token.
 
 mod common;
 
@@ -278,4 +278,98 @@ async fn role_bindings_are_added_and_removed() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (_, user) = app.get(&token, &format!("/api/v1/users/{}", yelets.id)).await;
     assert_eq!(user["grants"].as_array().unwrap().len(), 1, "refused changes change nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_templates_are_managed_over_the_api() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let executor = app.token("executor-gryazi").await;
+    let (s, list) = app.get(&executor, "/api/v1/answer-templates").await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["Принято в работу", "Работы запланированы", "Работы выполнены", "Уточнение"]);
+
+    let body = json!({"name": "Отказ", "text": "По обращению № {номер}: вопрос не в компетенции «{организация}».", "position": 5});
+    let (s, v) = app.post(&executor, "/api/v1/answer-templates", body.clone()).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    let (s, created) = app.post(&admin, "/api/v1/answer-templates", body.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!((created["name"].as_str(), created["position"].as_i64()), (Some("Отказ"), Some(5)));
+    let (s, v) = app.post(&admin, "/api/v1/answer-templates", body).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+    let (s, v) = app.post(&admin, "/api/v1/answer-templates", json!({"name": "Плохой", "text": "Дата: {дата}"})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+    assert!(v["error"]["message"].as_str().unwrap().contains("{дата}"));
+    let (s, v) = app.post(&admin, "/api/v1/answer-templates", json!({"name": " ", "text": "x"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+
+    let id = created["id"].as_i64().unwrap();
+    let (s, v) = app
+        .call(
+            &admin,
+            reqwest::Method::PUT,
+            &format!("/api/v1/answer-templates/{id}"),
+            Some(json!({"name": "Не в компетенции", "text": "№ {номер}", "position": 50})),
+        )
+        .await;
+    assert_eq!((s, v["name"].as_str()), (StatusCode::OK, Some("Не в компетенции")));
+    let (s, _) = app
+        .call(&admin, reqwest::Method::PUT, "/api/v1/answer-templates/99999", Some(json!({"name": "x", "text": "y"})))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = app.get(&admin, "/api/v1/answer-templates").await;
+    assert_eq!(list.as_array().unwrap().last().unwrap()["id"], id, "ordered by position");
+    let (s, _) = app.call(&executor, reqwest::Method::DELETE, &format!("/api/v1/answer-templates/{id}"), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app.call(&admin, reqwest::Method::DELETE, &format!("/api/v1/answer-templates/{id}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = app.call(&admin, reqwest::Method::DELETE, &format!("/api/v1/answer-templates/{id}"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, doc) = app.get(&admin, "/api/v1/openapi.json").await;
+    assert!(doc["paths"]["/api/v1/answer-templates/{id}"]["put"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_editor_uses_templates_administrators_keep() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let id = app.ingest(&admin, "t-1", Some("gryazinsky")).await;
+    for body in [json!({"action": "assign", "org": "adm-gryazinsky"}), json!({"action": "take"})] {
+        let (s, v) = app.act(&admin, id, body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (b, csrf) = admin_browser(&app).await;
+    let (s, _, page) =
+        b.form("/admin/templates", &[("_csrf", &csrf), ("name", "Свой"), ("text", "№ {номер}, дата {дата}")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Шаблон не сохранён. Неизвестная подстановка «{дата}»"), "{page}");
+    assert!(page.contains("№ {номер}, дата {дата}</textarea>"), "the new template's form keeps what was typed");
+    let (s, _, _) = b.form("/admin/templates", &[("_csrf", "forged"), ("name", "Свой"), ("text", "№ {номер}")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, location, _) = b
+        .form(
+            "/admin/templates",
+            &[("_csrf", &csrf), ("name", "Свой"), ("text", "Ответ по № {номер} от «{организация}»"), ("position", "1")],
+        )
+        .await;
+    assert_eq!((s, location.as_str()), (StatusCode::SEE_OTHER, "/admin?saved=templates#templates"));
+    let (_, list) = app.get(&admin, "/api/v1/answer-templates").await;
+    let mine = find(&list, "name", "Свой").unwrap()["id"].as_i64().unwrap();
+    let (s, _, page) =
+        b.form(&format!("/admin/templates/{mine}"), &[("_csrf", &csrf), ("name", "Уточнение"), ("text", "x")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Шаблон не сохранён. Шаблон с таким названием уже есть."));
+
+    let executor = Browser::login(&app, "executor-gryazi").await;
+    let (_, card) = executor.get(&format!("/incidents/{id}")).await;
+    let filled = format!(
+        r#"<option value="Ответ по № {id} от «Администрация Грязинского муниципального округа Липецкой области»">Свой</option>"#
+    );
+    assert!(card.contains(&filled), "the editor offers the template filled in for the incident");
+    let (s, _, _) = b.form(&format!("/admin/templates/{mine}/delete"), &[("_csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, card) = executor.get(&format!("/incidents/{id}")).await;
+    assert!(!card.contains("Свой</option>"), "a deleted template is gone from the editor");
+    assert!(card.contains("Принято в работу</option>"));
 }

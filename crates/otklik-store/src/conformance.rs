@@ -686,6 +686,33 @@ pub async fn split_moves_one_message(s: &dyn Store) {
     assert!(matches!(s.split(&split(b.message_id, b.incident_id, gone.version)).await, Err(StoreError::Conflict(_))));
 }
 
+/// Answer templates: seeded by the migration, kept in order, names unique, edited and deleted by id.
+pub async fn answer_templates_are_kept(s: &dyn Store) {
+    let seeded = s.answer_templates().await.unwrap();
+    let names: Vec<&str> = seeded.iter().map(|t| t.body.name.as_str()).collect();
+    assert_eq!(names, vec!["Принято в работу", "Работы запланированы", "Работы выполнены", "Уточнение"]);
+    assert!(seeded[0].body.text.contains("{номер}") && seeded[0].body.text.contains("{организация}"));
+    let new = |name: &str, position: i32| NewAnswerTemplate {
+        name: name.into(),
+        text: format!("{name}: № {{номер}}"),
+        position,
+    };
+    let first = s.create_answer_template(&new("Сначала", -5)).await.unwrap();
+    assert_eq!(first.body, new("Сначала", -5));
+    assert!(matches!(s.create_answer_template(&new("Сначала", 1)).await, Err(StoreError::Conflict(_))));
+    let all = s.answer_templates().await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0].id, first.id, "smallest position first");
+    let moved = s.update_answer_template(first.id, &new("В конце", 100)).await.unwrap();
+    assert_eq!((moved.id, moved.body.name.as_str()), (first.id, "В конце"));
+    assert_eq!(s.answer_templates().await.unwrap().last().unwrap(), &moved);
+    assert!(matches!(s.update_answer_template(first.id, &new("Уточнение", 1)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.update_answer_template(999_999, &new("x", 1)).await, Err(StoreError::NotFound)));
+    assert!(s.delete_answer_template(first.id).await.unwrap());
+    assert!(!s.delete_answer_template(first.id).await.unwrap());
+    assert_eq!(s.answer_templates().await.unwrap(), seeded);
+}
+
 /// Rejected deliveries are kept newest first; polling cursors are kept per source.
 pub async fn rejects_and_cursors(s: &dyn Store) {
     for (i, reason) in ["malformed_payload: not JSON", "forbidden_webhook: wrong secret"].iter().enumerate() {
@@ -758,4 +785,5 @@ pub async fn run_all(s: Arc<dyn Store>) {
     overview_counts(&*s).await;
     merge_moves_messages(&*s).await;
     split_moves_one_message(&*s).await;
+    answer_templates_are_kept(&*s).await;
 }

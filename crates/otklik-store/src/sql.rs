@@ -269,6 +269,17 @@ fn answer_row(r: &AnyRow) -> Result<Answer, StoreError> {
     })
 }
 
+fn template_row(r: &AnyRow) -> Result<AnswerTemplate, StoreError> {
+    Ok(AnswerTemplate {
+        id: get(r, "id")?,
+        body: NewAnswerTemplate {
+            name: get(r, "name")?,
+            text: get(r, "text")?,
+            position: get::<i64>(r, "position")?.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+        },
+    })
+}
+
 fn user_row(r: &AnyRow) -> Result<User, StoreError> {
     let grants: String = get(r, "grants")?;
     Ok(User {
@@ -745,6 +756,53 @@ impl Store for SqlStore {
     async fn delete_deadline_policy(&self, code: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM deadline_policies WHERE code = $1")
             .bind(code)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn answer_templates(&self) -> Result<Vec<AnswerTemplate>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, text, position FROM answer_templates ORDER BY position, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(template_row).collect()
+    }
+
+    async fn create_answer_template(&self, t: &NewAnswerTemplate) -> Result<AnswerTemplate, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO answer_templates (name, text, position) VALUES ($1, $2, $3) \
+             RETURNING id, name, text, position",
+        )
+        .bind(&t.name)
+        .bind(&t.text)
+        .bind(i64::from(t.position))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        template_row(&row)
+    }
+
+    async fn update_answer_template(&self, id: Id, t: &NewAnswerTemplate) -> Result<AnswerTemplate, StoreError> {
+        let row = sqlx::query(
+            "UPDATE answer_templates SET name = $1, text = $2, position = $3 WHERE id = $4 \
+             RETURNING id, name, text, position",
+        )
+        .bind(&t.name)
+        .bind(&t.text)
+        .bind(i64::from(t.position))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?
+        .ok_or(StoreError::NotFound)?;
+        template_row(&row)
+    }
+
+    async fn delete_answer_template(&self, id: Id) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM answer_templates WHERE id = $1")
+            .bind(id)
             .execute(&self.pool)
             .await
             .map_err(backend_error)?;

@@ -563,6 +563,86 @@ pub(super) async fn grants(
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct TemplateForm {
+    #[serde(rename = "_csrf")]
+    csrf: String,
+    name: String,
+    text: String,
+    #[serde(default)]
+    position: String,
+}
+
+/// Adds an answer template (`id` none) or replaces one, with the API's checks.
+async fn save_template(state: &AppState, c: &Console, id: Option<Id>, f: TemplateForm) -> Response {
+    if !c.auth.actor.is_admin() || !crate::auth::csrf_matches(&c.auth, &f.csrf) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let draft = (f.name.clone(), f.text.clone(), f.position.clone());
+    let position = match f.position.trim() {
+        "" => Ok(0),
+        p => p.parse::<i32>().map_err(|_| "«Порядок»: нужно целое число.".to_string()),
+    };
+    let outcome = match position {
+        Ok(position) => {
+            let t = otklik_core::model::NewAnswerTemplate { name: f.name, text: f.text, position };
+            crate::edits::save_template(state, id, &t).await.map_err(|e| match e.code {
+                "conflict" => "Шаблон с таким названием уже есть.".to_string(),
+                _ => russian(&e),
+            })
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(t) => {
+            tracing::info!(admin = c.auth.user.id, template = t.id, "answer template saved in the console");
+            Redirect::to("/admin?saved=templates#templates").into_response()
+        }
+        Err(e) => {
+            let at = match id {
+                Some(id) => super::ErrorAt::Template(id),
+                None => super::ErrorAt::NewTemplate(draft),
+            };
+            super::render_admin(state, c, Some(format!("Шаблон не сохранён. {e}")), at, None).await
+        }
+    }
+}
+
+pub(super) async fn create_template(
+    State(state): State<AppState>,
+    c: Console,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    save_template(&state, &c, None, f).await
+}
+
+pub(super) async fn update_template(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<Id>,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    save_template(&state, &c, Some(id), f).await
+}
+
+pub(super) async fn delete_template(
+    State(state): State<AppState>,
+    c: Console,
+    Path(id): Path<Id>,
+    Form(f): Form<super::CsrfForm>,
+) -> Response {
+    if !c.auth.actor.is_admin() || !crate::auth::csrf_matches(&c.auth, &f.csrf) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match crate::edits::delete_template(&state, id).await {
+        Ok(()) => Redirect::to("/admin?saved=templates#templates").into_response(),
+        Err(e) => {
+            let msg = format!("Шаблон не удалён. {}", russian(&e));
+            super::render_admin(&state, &c, Some(msg), super::ErrorAt::Template(id), None).await
+        }
+    }
+}
+
 /// A refusal of an edit in Russian: the API's checks speak English, so their messages are
 /// translated here by shape; an unknown one keeps its text after a Russian lead.
 pub(super) fn russian(e: &ApiError) -> String {
@@ -609,6 +689,9 @@ const MESSAGES: &[(&str, &str)] = &[
     ("policy `{}` sets no deadline", "политика «{}» не задаёт ни одного срока."),
     ("bad code `{}`: use 1–64 of a-z, 0-9, - and _", "неверный код «{}»: 1–64 знака из a-z, 0-9, - и _."),
     ("a source needs a key", "у источника должен быть ключ."),
+    ("a template needs a name of 1–200 characters", "у шаблона должно быть название длиной до 200 знаков."),
+    ("a template needs a text of 1–10000 characters", "у шаблона должен быть текст длиной до 10 000 знаков."),
+    ("unknown placeholder `{}`: use {}", "неизвестная подстановка «{}»: можно {}."),
     ("a login is 2–64 of a-z, 0-9, . _ - @", "логин — от 2 до 64 знаков из a-z, 0-9, . _ - @."),
     ("a password needs at least {} characters", "пароль — не короче {} знаков."),
 ];
