@@ -2,7 +2,7 @@
 // and an administrator editing reference data and answer templates (refusals shown in Russian).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withPage, screenshot } from '../lib/browser.mjs';
+import { withPage, screenshot, unnamedControls } from '../lib/browser.mjs';
 import { setup, TEST } from '../lib/setup.mjs';
 
 const env = setup();
@@ -75,10 +75,12 @@ test('administration: an organisation and a routing rule are edited; a refused e
   const api = await env.server.api('admin');
   await withPage(t, env.browser, as('admin', { allowErrors: [/status of 422/] }), async (page) => {
     await page.goto(env.server.url('/admin'));
+    assert.deepEqual(await unnamedControls(page), [], 'every control of the administration page has a name');
     await page.getByText('Показать список').first().click();
     await submit(page, page.getByRole('link', { name: /^Изменить организацию Администрация Грязинского/ }));
     assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Организация: adm-gryazinsky');
     assert.equal(await page.getByLabel('Код').inputValue(), 'adm-gryazinsky');
+    assert.deepEqual(await unnamedControls(page), [], 'every control of the form has a name');
     await page.getByLabel('Название').fill('Администрация Грязинского округа (приёмная)');
     await page.getByLabel('Часы работы').fill('08:00-12:00,13:00-17:00');
     await screenshot(page, 'console-admin-organisation');

@@ -265,6 +265,9 @@ async fn role_bindings_are_added_and_removed() {
     let remove = [("_csrf", csrf.as_str()), ("op", "remove"), ("role", "municipal_operator"), ("node", "gryazinsky")];
     assert_eq!(b.form(&path, &remove).await.0, StatusCode::SEE_OTHER);
     assert_eq!(operator.get(&format!("/incidents/{gryazi}")).await.0, StatusCode::NOT_FOUND);
+    let (s, _, page) = b.form(&path, &remove).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("У operator-yelets нет этой роли."));
     let (_, user) = app.get(&token, &format!("/api/v1/users/{}", yelets.id)).await;
     assert_eq!(user["grants"], json!([{"role": "municipal_operator", "node": "yelets-city"}]));
 

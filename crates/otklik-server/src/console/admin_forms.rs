@@ -542,6 +542,9 @@ pub(super) async fn grants(
             return super::admin(&state, &c, Some(format!("У {} уже есть эта роль.", user.login))).await;
         }
         "add" => list.push(grant),
+        "remove" if !list.contains(&grant) => {
+            return super::admin(&state, &c, Some(format!("У {} нет этой роли.", user.login))).await;
+        }
         "remove" => {
             // An administrator keeps the role that lets them undo their own mistakes.
             if id == c.auth.user.id && grant.role == Role::Admin {
