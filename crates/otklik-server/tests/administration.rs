@@ -62,6 +62,11 @@ async fn an_organisation_is_edited_and_a_refused_edit_changes_nothing() {
     let (_, orgs) = app.get(&token, "/api/v1/organisations").await;
     let stored = find(&orgs, "code", "adm-gryazinsky").unwrap();
     assert_eq!(stored["name"], "Администрация Грязинского муниципального округа Липецкой области");
+    let mut bad = fields("Новое имя", "gryazinsky");
+    bad[8].1 = "9-6".into();
+    let (s, _, page) = send(bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("Неверные часы работы «9-6»: пишите как 08:30-12:30,13:15-17:30."), "{page}");
     // A territory not in the list is refused by the form itself.
     let (s, _, page) = send(fields("Новое имя", "atlantis")).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
@@ -234,7 +239,7 @@ async fn policies_territories_topics_and_sources_are_edited_from_the_console() {
     assert_eq!(s, 200);
     assert!(page.contains("Чат Грязей"));
     assert_eq!(b.get("/admin/edit/sources?code=telegram:nothing").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(b.get("/admin/edit/planets").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(b.get("/admin/edit/planets").await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -387,6 +387,10 @@ fn forbidden(c: &Console) -> Response {
     page(StatusCode::FORBIDDEN, NotFound { nav: c.nav("admin") }.render())
 }
 
+fn unknown(c: &Console) -> Response {
+    page(StatusCode::NOT_FOUND, NotFound { nav: c.nav("admin") }.render())
+}
+
 /// The form for a new record, or for the one named by `?code=`.
 pub(super) async fn edit_page(
     State(state): State<AppState>,
@@ -397,7 +401,7 @@ pub(super) async fn edit_page(
     if !c.auth.actor.is_admin() {
         return forbidden(&c);
     }
-    let Some(what) = What::parse(&what) else { return forbidden(&c) };
+    let Some(what) = What::parse(&what) else { return unknown(&c) };
     let mut fields = spec(what, &state.workflow.catalog());
     let code = q.code.unwrap_or_default();
     let existing = if code.is_empty() {
@@ -407,9 +411,7 @@ pub(super) async fn edit_page(
         }
         false
     } else {
-        let Some(v) = stored(&state, what, &code).await else {
-            return page(StatusCode::NOT_FOUND, NotFound { nav: c.nav("admin") }.render());
-        };
+        let Some(v) = stored(&state, what, &code).await else { return unknown(&c) };
         for f in &mut fields {
             f.value = shown(&v[f.name]);
         }
@@ -453,7 +455,7 @@ pub(super) async fn save(
     if !c.auth.actor.is_admin() || !crate::auth::csrf_matches(&c.auth, csrf) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let Some(what) = What::parse(&what) else { return forbidden(&c) };
+    let Some(what) = What::parse(&what) else { return unknown(&c) };
     let mut fields = spec(what, &state.workflow.catalog());
     for f in &mut fields {
         f.value = form.get(f.name).cloned().unwrap_or_default();
@@ -493,11 +495,11 @@ pub(super) async fn remove(
     if !c.auth.actor.is_admin() || !crate::auth::csrf_matches(&c.auth, &f.csrf) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let Some(what) = What::parse(&what) else { return forbidden(&c) };
+    let Some(what) = What::parse(&what) else { return unknown(&c) };
     let del = match what {
         What::Rule => RefDelete::RoutingRule(f.code),
         What::Policy => RefDelete::DeadlinePolicy(f.code),
-        _ => return forbidden(&c),
+        _ => return unknown(&c),
     };
     match crate::edits::delete(&state, &del).await {
         Ok(()) => {
@@ -673,6 +675,7 @@ const MESSAGES: &[(&str, &str)] = &[
     ("unknown territory `{}`", "нет территории «{}»."),
     ("unknown organisation `{}`", "нет организации «{}»."),
     ("unknown sector `{}`", "нет направления «{}» в классификаторе."),
+    ("invalid working hours `{}`: {}", "неверные часы работы «{}»: пишите как 08:30-12:30,13:15-17:30."),
     ("organisation `{}` is its own ancestor", "организация «{}» оказывается вышестоящей сама себе."),
     ("unknown parent organisation `{}`", "нет вышестоящей организации «{}»."),
     ("bad category code `{}`", "неверный код темы «{}»: направление.группа.тема латиницей."),
@@ -768,6 +771,10 @@ mod tests {
         assert_eq!(
             russian_message("unknown territory `x` for role `municipal_operator`"),
             "Нет территории «x» для роли оператор МЦУ."
+        );
+        assert_eq!(
+            russian_message("invalid working hours `9-6`: `9` is not a time"),
+            "Неверные часы работы «9-6»: пишите как 08:30-12:30,13:15-17:30."
         );
         assert_eq!(russian_message("something new"), "Проверка не пройдена: something new");
     }
