@@ -246,6 +246,9 @@ pub struct SplitOff {
     pub incident: Id,
     pub expected_version: i64,
     pub message: Id,
+    /// The summary the incident keeps: its first remaining message's, which differs from the one
+    /// it had when its first message leaves.
+    pub summary: String,
     /// The new incident, as intake would open it for this message.
     pub seed: IncidentSeed,
     pub at: DateTime<Utc>,

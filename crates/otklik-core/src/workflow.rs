@@ -565,6 +565,19 @@ impl Workflow {
         let now = self.now();
         let seed = self.intake_seed(actor, &moved.body, &IntakeHints::default(), before.territory.as_deref(), now)?;
         let who = moved.body.author.name.clone().unwrap_or_else(|| moved.body.author.id.clone());
+        // The list shows an incident by its first message: when that one leaves, the next speaks.
+        let summary = match detail.messages.iter().find(|m| m.id != message) {
+            Some(first) if detail.messages.first().is_some_and(|m| m.id == message) => summarise(&first.body.text),
+            _ => before.summary.clone(),
+        };
+        let mut source_changes = vec![];
+        if summary != before.summary {
+            source_changes.push(FieldChange {
+                field: "summary".into(),
+                before: json(&before.summary),
+                after: json(&summary),
+            });
+        }
         let extra =
             note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(|n| format!(": {n}")).unwrap_or_default();
         let event = |action: &str, changes: Vec<FieldChange>, note: String| NewEvent {
@@ -579,10 +592,11 @@ impl Workflow {
             incident: id,
             expected_version: before.version,
             message,
+            summary,
             at: now,
             event: event(
                 Action::Split.as_str(),
-                vec![],
+                source_changes,
                 format!("сообщение {message} ({who}) выделено в обращение № {NEW_INCIDENT}{extra}"),
             ),
             new_event: event(

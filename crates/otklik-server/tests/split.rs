@@ -102,6 +102,22 @@ async fn a_message_is_split_into_a_new_incident_and_its_answers_follow_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_first_message_leaves_the_incident_is_summarised_by_the_next() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let (main, _) = two_messages(&app, &admin, "f-1", "f-2").await;
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{main}")).await;
+    let before = card["incident"]["summary"].as_str().unwrap().to_string();
+    assert!(before.starts_with("На улице Правды"), "{before}");
+    let (s, v) = app.act(&admin, main, json!({"action": "split", "message": message_id(&card, "f-1")})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["summary"], "Во дворе на Советской переполнены мусорные контейнеры");
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{main}")).await;
+    let change = &card["history"].as_array().unwrap().last().unwrap()["changes"][0];
+    assert_eq!((change["field"].as_str(), change["before"].as_str()), (Some("summary"), Some(before.as_str())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn splits_are_refused_with_stable_codes() {
     let app = TestApp::start().await;
     let admin = app.token("admin").await;

@@ -631,6 +631,7 @@ pub async fn split_moves_one_message(s: &dyn Store) {
         incident,
         expected_version: version,
         message,
+        summary: "яма (осталась)".into(),
         seed: new_seed.clone(),
         at,
         event: ev("split", &format!("выделено в № {}", otklik_core::store::NEW_INCIDENT)),
@@ -645,6 +646,7 @@ pub async fn split_moves_one_message(s: &dyn Store) {
     assert_eq!(out.source.id, a.incident_id);
     assert_eq!(out.source.version, source.version + 1);
     assert_eq!(out.source.updated_at, at);
+    assert_eq!(out.source.summary, "яма (осталась)");
     let created = &out.created;
     assert_ne!(created.id, a.incident_id);
     assert_ne!(created.id, b.incident_id);

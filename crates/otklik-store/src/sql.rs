@@ -1865,10 +1865,11 @@ impl Store for SqlStore {
         };
         let mut tx = self.pool.begin_with(begin).await.map_err(backend_error)?;
         let done = sqlx::query(
-            "UPDATE incidents SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3 \
+            "UPDATE incidents SET version = version + 1, updated_at = $1, summary = $2 WHERE id = $3 AND version = $4 \
              AND status NOT IN ('closed', 'rejected')",
         )
         .bind(ms(sp.at))
+        .bind(&sp.summary)
         .bind(sp.incident)
         .bind(sp.expected_version)
         .execute(&mut *tx)
