@@ -115,3 +115,17 @@ export async function screenshot(page, name) {
   await page.screenshot({ path, fullPage: true, animations: 'disabled', timeout: ACTION_TIMEOUT_MS });
   return path;
 }
+
+/** Visible form controls without an accessible name (label, aria-label/-labelledby, or a button's text). */
+export function unnamedControls(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden')
+    .filter((el) => {
+      const byLabel = [...(el.labels ?? [])].some((l) => l.textContent.trim());
+      const byAria = el.getAttribute('aria-label')?.trim()
+        || (el.getAttribute('aria-labelledby') ?? '').split(/\s+/).some((id) => document.getElementById(id)?.textContent.trim());
+      const byText = el.tagName === 'BUTTON' && el.textContent.trim();
+      return !(byLabel || byAria || byText);
+    })
+    .map((el) => `${el.tagName.toLowerCase()}#${el.id || '?'}[name=${el.name || ''}]`));
+}

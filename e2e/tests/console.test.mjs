@@ -1,7 +1,7 @@
 // The operator console in a real browser: login, queue and filters, the whole answer workflow, live updates.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { withPage, screenshot, PHONE } from '../lib/browser.mjs';
+import { withPage, screenshot, unnamedControls, PHONE } from '../lib/browser.mjs';
 import { pngBytes } from '../lib/images.mjs';
 import { PASSWORD } from '../lib/server.mjs';
 import { setup, TEST } from '../lib/setup.mjs';
@@ -73,20 +73,6 @@ async function imageLoaded(locator, width) {
   await locator.scrollIntoViewIfNeeded();
   return eventually(() => locator.evaluate((img, w) => img.complete && img.naturalWidth === w, width),
     'the photo loads');
-}
-
-/** Visible form controls without an accessible name (label, aria-label/-labelledby, or a button's text). */
-function unnamedControls(page) {
-  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
-    .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden')
-    .filter((el) => {
-      const byLabel = [...(el.labels ?? [])].some((l) => l.textContent.trim());
-      const byAria = el.getAttribute('aria-label')?.trim()
-        || (el.getAttribute('aria-labelledby') ?? '').split(/\s+/).some((id) => document.getElementById(id)?.textContent.trim());
-      const byText = el.tagName === 'BUTTON' && el.textContent.trim();
-      return !(byLabel || byAria || byText);
-    })
-    .map((el) => `${el.tagName.toLowerCase()}#${el.id || '?'}[name=${el.name || ''}]`));
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -37,6 +37,29 @@ pub enum DomainError {
     Concurrent,
     #[error("storage failure")]
     Store(#[source] StoreError),
+    #[error("{0}")]
+    Split(SplitRefusal),
+}
+
+/// Why a message cannot be split out of an incident; each has its own stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SplitRefusal {
+    #[error("the message is the incident's only one")]
+    OnlyMessage,
+    #[error("the message is not one of this incident's")]
+    NotInIncident,
+    #[error("the incident is finished")]
+    Finished,
+}
+
+impl SplitRefusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            SplitRefusal::OnlyMessage => "only_message",
+            SplitRefusal::NotInIncident => "message_not_in_incident",
+            SplitRefusal::Finished => "incident_finished",
+        }
+    }
 }
 
 impl DomainError {
@@ -51,6 +74,7 @@ impl DomainError {
             DomainError::Conflict(_) => "conflict",
             DomainError::Concurrent => "concurrent_modification",
             DomainError::Store(_) => "internal",
+            DomainError::Split(r) => r.code(),
         }
     }
 }

@@ -701,3 +701,26 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
 }
+
+/// The placeholders an answer template may hold, filled in for the incident by the answer editor.
+pub const TEMPLATE_PLACEHOLDERS: &[&str] = &["{номер}", "{организация}", "{срок}", "{адрес}"];
+
+/// A reply text administrators keep for the answer editor (see [`TEMPLATE_PLACEHOLDERS`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AnswerTemplate {
+    pub id: Id,
+    #[serde(flatten)]
+    pub body: NewAnswerTemplate,
+}
+
+/// What an administrator writes of a template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAnswerTemplate {
+    /// Shown in the editor's list; unique.
+    pub name: String,
+    pub text: String,
+    /// Place in the editor's list, smallest first.
+    #[serde(default)]
+    pub position: i32,
+}

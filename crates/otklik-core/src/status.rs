@@ -78,6 +78,8 @@ wire_enum!(
         RemoveCoExecutor = "remove_co_executor",
         /// A co-executor's (or the lead's) contribution for the answer, recorded in the history.
         Contribute = "contribute",
+        /// One message of an incident that is about something else becomes an incident of its own.
+        Split = "split",
     }
 );
 
@@ -142,6 +144,12 @@ pub const TRANSITIONS: &[Transition] = &[
         action: Action::Merge,
         from: &[New, Moderated, Assigned, InWork, Rework, Deferred, WaitingCitizen],
         to: Target::To(Rejected),
+        roles: CENTRE,
+    },
+    Transition {
+        action: Action::Split,
+        from: &[New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen],
+        to: Target::Stay,
         roles: CENTRE,
     },
     Transition {
@@ -252,6 +260,9 @@ mod tests {
             v.push((A::Contribute, s, s, workers));
         }
         let taggers: &'static [Role] = &[Admin, Rc, Mo, Head, Ex];
+        for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen] {
+            v.push((A::Split, s, s, centre));
+        }
         for s in [New, Moderated, Assigned, InWork, Review, Rework, Approved, Answered, Deferred, WaitingCitizen] {
             v.push((A::Tag, s, s, taggers));
         }

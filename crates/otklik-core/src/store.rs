@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use crate::access::ScopeFilter;
 use crate::error::StoreError;
 use crate::model::{
-    Answer, ApiToken, Category, Channel, Correction, Event, Grant, Id, Incident, IncidentDetail, IncidentSeed,
-    IngestOutcome, Kind, Message, MessageRevision, NewEvent, NewMessage, NewUser, Organisation, Publication,
-    PublicationState, Session, Source, Territory, TerritoryLevel, User,
+    Answer, AnswerTemplate, ApiToken, Category, Channel, Correction, Event, Grant, Id, Incident, IncidentDetail,
+    IncidentSeed, IngestOutcome, Kind, Message, MessageRevision, NewAnswerTemplate, NewEvent, NewMessage, NewUser,
+    Organisation, Publication, PublicationState, Session, Source, Territory, TerritoryLevel, User,
 };
 use crate::status::Status;
 
@@ -261,6 +261,38 @@ pub struct StoredCalendarYear {
     pub updated_by: Option<String>,
 }
 
+/// One message moved out of an incident into a new incident of its own (the inverse of a merge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitOff {
+    /// The incident the message leaves, applied only if its version is still `expected_version`.
+    pub incident: Id,
+    pub expected_version: i64,
+    pub message: Id,
+    /// The summary the incident keeps: its first remaining message's, which differs from the one
+    /// it had when its first message leaves.
+    pub summary: String,
+    /// The new incident, as intake would open it for this message.
+    pub seed: IncidentSeed,
+    pub at: DateTime<Utc>,
+    /// The event of the incident the message leaves; [`NEW_INCIDENT`] in its note stands for the
+    /// new incident's number, known only inside the transaction.
+    pub event: NewEvent,
+    /// The first event of the new incident.
+    pub new_event: NewEvent,
+}
+
+/// Stands for the new incident's number in the note of [`SplitOff::event`].
+pub const NEW_INCIDENT: &str = "{new_incident}";
+
+/// Both incidents after a split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitOutcome {
+    /// The incident the message left.
+    pub source: Incident,
+    /// The new incident holding the message.
+    pub created: Incident,
+}
+
 /// Storage of everything Otklik keeps. Writes that belong together are one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
@@ -297,6 +329,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn put_calendar_year(&self, y: &StoredCalendarYear) -> Result<(), StoreError>;
     /// False when the year was not stored.
     async fn delete_calendar_year(&self, year: i32) -> Result<bool, StoreError>;
+
+    // Answer templates.
+    /// All templates, by position, then id.
+    async fn answer_templates(&self) -> Result<Vec<AnswerTemplate>, StoreError>;
+    /// `Conflict` when the name is taken.
+    async fn create_answer_template(&self, t: &NewAnswerTemplate) -> Result<AnswerTemplate, StoreError>;
+    /// `NotFound` when there is no such template, `Conflict` when the name is another's.
+    async fn update_answer_template(&self, id: Id, t: &NewAnswerTemplate) -> Result<AnswerTemplate, StoreError>;
+    /// False when there was no such template.
+    async fn delete_answer_template(&self, id: Id) -> Result<bool, StoreError>;
 
     // Users, sessions and machine tokens.
     async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError>;
@@ -445,4 +487,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Applies a change in one transaction; `Concurrent` if the version moved.
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError>;
+    /// Opens a new incident for one message of another and moves the message there, with an
+    /// event in each history, in one transaction; both incidents' versions move. `Concurrent` if
+    /// the source's version moved, `Conflict` if it is finished, the message is not one of its
+    /// messages, or it is its only message.
+    async fn split(&self, split: &SplitOff) -> Result<SplitOutcome, StoreError>;
 }

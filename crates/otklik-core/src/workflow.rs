@@ -9,15 +9,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::access::{Actor, Hierarchy};
-use crate::error::{DomainError, StoreError};
+use crate::error::{DomainError, SplitRefusal, StoreError};
 use crate::model::{
     Answer, AnswerKind, AnswerState, Attachment, Category, Channel, Classification, FieldChange, Id, Incident,
     IncidentSeed, IngestOutcome, Kind, MessageRevision, NewEvent, NewMessage, NewNotification, Publication,
     PublicationState, RejectReason, ReworkReason, Source,
 };
 use crate::reference::ReferenceData;
-use crate::status::{self, Action};
-use crate::store::{AnswerWrite, Change, MergeInto, Store};
+use crate::status::{self, Action, Status};
+use crate::store::{AnswerWrite, Change, MergeInto, NEW_INCIDENT, SplitOff, SplitOutcome, Store};
 
 /// Where time comes from; injectable so tests never sleep.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -351,6 +351,14 @@ pub enum Command {
         #[serde(default)]
         note: Option<String>,
     },
+    /// One of the incident's messages is about something else: it leaves for a new incident,
+    /// classified and routed as a fresh intake of it (deadlines from now). The response's
+    /// `Location` names the new incident.
+    Split {
+        message: Id,
+        #[serde(default)]
+        note: Option<String>,
+    },
     /// The citizen's rating of the answer, 1 (bad) to 5 (good).
     Rate {
         score: u8,
@@ -520,6 +528,22 @@ impl Workflow {
         msg: &NewMessage,
         hints: &IntakeHints,
     ) -> Result<IngestOutcome, DomainError> {
+        let now = self.now();
+        let seed = self.intake_seed(actor, msg, hints, None, now)?;
+        Ok(self.store.ingest(msg, &seed, now).await?)
+    }
+
+    /// What intake decides for a message: validation, classification, the territory (a hint, the
+    /// text, the source, then `fallback_territory`, then the actor's own), the scope check, the
+    /// routing suggestion and the deadlines from `now`.
+    fn intake_seed(
+        &self,
+        actor: &Actor,
+        msg: &NewMessage,
+        hints: &IntakeHints,
+        fallback_territory: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<IncidentSeed, DomainError> {
         required("source", &msg.source)?;
         required("external_id", &msg.external_id)?;
         check_len("source", &msg.source, MAX_KEY_LEN)?;
@@ -550,6 +574,9 @@ impl Workflow {
         if class.territory.is_none() {
             class.territory = source.and_then(|s| s.territory.clone());
         }
+        if class.territory.is_none() {
+            class.territory = fallback_territory.map(str::to_string);
+        }
         if class.territory.is_none() && !actor.is_admin() {
             class.territory =
                 actor.grants.iter().find(|g| !g.role.bound_to_organisation()).and_then(|g| g.node.clone());
@@ -576,7 +603,6 @@ impl Workflow {
         let incident = class.kind != Some(Kind::Other);
         let decision =
             catalog.suggest_route(class.category.as_deref(), class.territory.as_deref(), msg.channel, class.kind);
-        let now = self.now();
         // Counted in the working hours of the organisation routing proposes.
         let due = if incident {
             catalog.initial_deadlines(
@@ -591,7 +617,7 @@ impl Workflow {
         } else {
             InitialDeadlines::default()
         };
-        let seed = IncidentSeed {
+        Ok(IncidentSeed {
             first_answer_due: due.first,
             resolution_due: due.resolution,
             registration_due: due.registration,
@@ -605,8 +631,118 @@ impl Workflow {
             suggested_org: decision.as_ref().map(|d| d.org.clone()),
             route_note: decision.map(|d| d.explanation),
             tags: vec![],
+        })
+    }
+
+    /// Splits one message out of an incident into a new incident, opened as a fresh intake of
+    /// that message would be (classification, routing suggestion, deadlines from now); a message
+    /// that names no place keeps the incident's territory. The message's thread then gets the new
+    /// incident's answers, not the old one's. Control centres only, never the only message, never
+    /// from a finished incident.
+    pub async fn split(
+        &self,
+        actor: &Actor,
+        id: Id,
+        expected_version: Option<i64>,
+        message: Id,
+        note: Option<String>,
+    ) -> Result<SplitOutcome, DomainError> {
+        let before = self.visible_incident(actor, id).await?;
+        if let Some(v) = expected_version
+            && v != before.version
+        {
+            return Err(DomainError::Concurrent);
+        }
+        if before.status.is_terminal() {
+            return Err(DomainError::Split(SplitRefusal::Finished));
+        }
+        self.permitted(actor, &before, Action::Split)?;
+        if let Some(n) = &note {
+            check_len("note", n, MAX_NOTE_CHARS)?;
+        }
+        let detail = self.store.incident_detail(id).await?.ok_or(DomainError::NotFound("incident"))?;
+        let moved =
+            detail.messages.iter().find(|m| m.id == message).ok_or(DomainError::Split(SplitRefusal::NotInIncident))?;
+        if detail.messages.len() < 2 {
+            return Err(DomainError::Split(SplitRefusal::OnlyMessage));
+        }
+        let now = self.now();
+        let seed = self.intake_seed(actor, &moved.body, &IntakeHints::default(), before.territory.as_deref(), now)?;
+        let who = moved.body.author.name.clone().unwrap_or_else(|| moved.body.author.id.clone());
+        // The list shows an incident by its first message: when that one leaves, the next speaks.
+        let summary = match detail.messages.iter().find(|m| m.id != message) {
+            Some(first) if detail.messages.first().is_some_and(|m| m.id == message) => summarise(&first.body.text),
+            _ => before.summary.clone(),
         };
-        Ok(self.store.ingest(msg, &seed, now).await?)
+        let mut source_changes = vec![];
+        if summary != before.summary {
+            source_changes.push(FieldChange {
+                field: "summary".into(),
+                before: json(&before.summary),
+                after: json(&summary),
+            });
+        }
+        let extra =
+            note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(|n| format!(": {n}")).unwrap_or_default();
+        let event = |action: &str, changes: Vec<FieldChange>, note: String| NewEvent {
+            at: now,
+            actor_id: actor.user_id,
+            actor: actor.name.clone(),
+            action: action.into(),
+            changes,
+            note: Some(note),
+        };
+        let split = SplitOff {
+            incident: id,
+            expected_version: before.version,
+            message,
+            summary,
+            at: now,
+            event: event(
+                Action::Split.as_str(),
+                source_changes,
+                format!("сообщение {message} ({who}) выделено в обращение № {NEW_INCIDENT}{extra}"),
+            ),
+            new_event: event(
+                "split_from",
+                vec![FieldChange {
+                    field: "status".into(),
+                    before: serde_json::Value::Null,
+                    after: json(&Status::New),
+                }],
+                format!("выделено из обращения № {id}{extra}"),
+            ),
+            seed,
+        };
+        self.store.split(&split).await.map_err(|e| match e {
+            StoreError::Concurrent => DomainError::Concurrent,
+            other => other.into(),
+        })
+    }
+
+    /// Whether one of the actor's roles over the incident may take the action now.
+    fn permitted(&self, actor: &Actor, inc: &Incident, action: Action) -> Result<Status, DomainError> {
+        let h = &self.catalog().hierarchy;
+        let mut roles = actor.roles_over(inc, h);
+        // A co-executor only contributes.
+        if roles.is_empty() && action == Action::Contribute && actor.co_executes(inc, h) {
+            roles = vec![crate::model::Role::OrgExecutor];
+        }
+        if roles.is_empty() {
+            return Err(match status::transition(inc.status, action) {
+                Some(_) => DomainError::ForbiddenAction(action),
+                None => DomainError::InvalidTransition { action, from: inc.status },
+            });
+        }
+        let mut outcome = Err(DomainError::ForbiddenAction(action));
+        for role in &roles {
+            match status::check(inc.status, action, *role) {
+                Ok(s) => return Ok(s),
+                Err(e @ DomainError::InvalidTransition { .. }) => return Err(e),
+                Err(e) => outcome = Err(e),
+            }
+        }
+        outcome
     }
 
     /// Records a later edit or deletion of a captured message; the original stays.
@@ -811,6 +947,9 @@ impl Workflow {
         {
             return Err(DomainError::Concurrent);
         }
+        if let Command::Split { message, note } = cmd {
+            return Ok(self.split(actor, id, expected_version, message, note).await?.source);
+        }
         let answers = self.store.answers(id).await?;
         let current = answers.iter().rev().find(|a| a.is_open()).cloned();
         let action = match &cmd {
@@ -839,31 +978,9 @@ impl Workflow {
             Command::RemoveCoExecutor { .. } => Action::RemoveCoExecutor,
             Command::Contribute { .. } => Action::Contribute,
             Command::Merge { .. } => Action::Merge,
+            Command::Split { .. } => Action::Split,
         };
-        let mut roles = actor.roles_over(&before, h);
-        if roles.is_empty() && action == Action::Contribute && actor.co_executes(&before, h) {
-            roles = vec![crate::model::Role::OrgExecutor];
-        }
-        let mut outcome = Err(DomainError::ForbiddenAction(action));
-        for role in &roles {
-            match status::check(before.status, action, *role) {
-                Ok(s) => {
-                    outcome = Ok(s);
-                    break;
-                }
-                Err(e @ DomainError::InvalidTransition { .. }) => {
-                    outcome = Err(e);
-                    break;
-                }
-                Err(_) => {}
-            }
-        }
-        if roles.is_empty() {
-            outcome = status::transition(before.status, action)
-                .map(|_| Err(DomainError::ForbiddenAction(action)))
-                .unwrap_or(Err(DomainError::InvalidTransition { action, from: before.status }));
-        }
-        let next_status = outcome?;
+        let next_status = self.permitted(actor, &before, action)?;
 
         let now = self.now();
         let mut after = before.clone();
@@ -1242,6 +1359,10 @@ impl Workflow {
                 required("text", &text)?;
                 check_len("text", &text, MAX_NOTE_CHARS)?;
                 note = Some(text);
+            }
+            // Handled by `split` above, which opens an incident besides changing this one.
+            Command::Split { .. } => {
+                return Err(DomainError::Conflict("a split is not a change of one incident".into()));
             }
             Command::Rate { score, comment } => {
                 if !(1..=5).contains(&score) {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use otklik_core::DomainError;
 use otklik_core::deadlines::DeadlinePolicy;
 use otklik_core::model::*;
-use otklik_core::reference::{ReferenceData, ReferenceFiles, validate_code};
+use otklik_core::reference::validate_code;
 use otklik_core::routing::RoutingRule;
 use otklik_core::status::{Action, Status};
 use otklik_core::store::{Cursor, IncidentQuery, SortKey};
@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::{self, Auth, SESSION_COOKIE, Via};
+use crate::edits::{RefDelete, RefEdit};
 use crate::error::{ApiError, ApiResult, ErrorBody, JsonBody, PathParam, QueryParams};
 
 #[derive(OpenApi)]
@@ -34,6 +35,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody, JsonBody, PathParam, QueryPar
         (name = "incidents", description = "Incidents, their cards and the status machine"),
         (name = "reference", description = "Territories, organisations, taxonomy, sources"),
         (name = "users", description = "Accounts, roles and machine tokens"),
+        (name = "templates", description = "Answer templates of the answer editor"),
         (name = "channels", description = "Channel sources, their health, the outbox of answers and rejected deliveries"),
     )
 )]
@@ -74,6 +76,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_routing_rule, delete_routing_rule))
         .routes(routes!(list_deadline_policies))
         .routes(routes!(put_deadline_policy, delete_deadline_policy))
+        .routes(routes!(list_templates, create_template))
+        .routes(routes!(put_template, delete_template))
         .routes(routes!(list_users, create_user))
         .routes(routes!(get_user, patch_user))
         .routes(routes!(create_token))
@@ -334,14 +338,24 @@ async fn get_incident(
     let detail = state.workflow.store().incident_detail(id).await?.ok_or_else(|| ApiError::not_found("incident"))?;
     // Cards show citizens' personal data: every read is logged.
     tracing::info!(target: "otklik::audit", user = auth.user.id, incident = id, "incident card read");
-    let allowed_actions = state.workflow.allowed_actions(&auth.actor, &inc);
+    let mut allowed_actions = state.workflow.allowed_actions(&auth.actor, &inc);
+    // The status machine allows a split; there must also be a message to spare.
+    if detail.messages.len() < 2 {
+        allowed_actions.retain(|a| *a != Action::Split);
+    }
     Ok(Json(IncidentCard { detail, allowed_actions }))
 }
 
 /// Perform an action of the status machine. `If-Match: <version>` makes it conditional.
+///
+/// `split` answers with the incident the message left and names the new incident in `Location`;
+/// it is refused with `only_message` (409), `message_not_in_incident` (422) or
+/// `incident_finished` (409).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/actions", tag = "incidents", request_body = Command,
     params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "expected incident version")),
-    responses((status = 200, body = Incident), (status = 409, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Incident,
+                headers(("Location" = String, description = "after `split`: the new incident, `/api/v1/incidents/{id}`"))),
+              (status = 409, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn act(
     State(state): State<AppState>,
@@ -349,7 +363,7 @@ async fn act(
     PathParam(id): PathParam<Id>,
     headers: HeaderMap,
     JsonBody(cmd): JsonBody<Command>,
-) -> ApiResult<Json<Incident>> {
+) -> ApiResult<Response> {
     let expected = match headers.get(header::IF_MATCH) {
         None => None,
         Some(v) => Some(
@@ -360,7 +374,12 @@ async fn act(
                 .ok_or_else(|| ApiError::bad_request("invalid_header", "If-Match must be an incident version"))?,
         ),
     };
-    Ok(Json(state.workflow.execute(&auth.actor, id, expected, cmd).await?))
+    if let Command::Split { message, note } = cmd {
+        let out = state.workflow.split(&auth.actor, id, expected, message, note).await?;
+        let location = format!("/api/v1/incidents/{}", out.created.id);
+        return Ok(([(header::LOCATION, location)], Json(out.source)).into_response());
+    }
+    Ok(Json(state.workflow.execute(&auth.actor, id, expected, cmd).await?).into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -387,31 +406,6 @@ async fn list_notifications(
 }
 
 // ---------------------------------------------------------------- reference data
-
-async fn current_reference(state: &AppState) -> ApiResult<ReferenceData> {
-    let s = state.workflow.store();
-    Ok(ReferenceData {
-        territories: s.territories().await?,
-        organisations: s.organisations().await?,
-        categories: s.categories().await?,
-        sources: s.sources().await?,
-        routing: s.routing_rules().await?,
-        deadlines: s.deadline_policies().await?,
-    })
-}
-
-/// Validates reference data after an edit, as a file would be.
-fn validate_edit(data: &ReferenceData) -> ApiResult<()> {
-    let files = ReferenceFiles {
-        territories: ("territories", ""),
-        organisations: ("organisations", ""),
-        taxonomy: ("taxonomy", ""),
-        sources: Some(("sources", "")),
-        routing: Some(("routing", "")),
-        deadlines: Some(("deadlines", "")),
-    };
-    data.validate(&files).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reference", e.message))
-}
 
 fn path_code(code: &str, body_code: &str) -> ApiResult<()> {
     if code != body_code {
@@ -441,12 +435,7 @@ async fn put_territory(
 ) -> ApiResult<Json<Territory>> {
     auth.require_admin()?;
     path_code(&code, &t.code)?;
-    let mut data = current_reference(&state).await?;
-    data.territories.retain(|x| x.code != code);
-    data.territories.push(t.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_territory(&t).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::Territory(t.clone())).await?;
     Ok(Json(t))
 }
 
@@ -467,12 +456,7 @@ async fn put_organisation(
 ) -> ApiResult<Json<Organisation>> {
     auth.require_admin()?;
     path_code(&code, &o.code)?;
-    let mut data = current_reference(&state).await?;
-    data.organisations.retain(|x| x.code != code);
-    data.organisations.push(o.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_organisation(&o).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::Organisation(o.clone())).await?;
     Ok(Json(o))
 }
 
@@ -499,12 +483,7 @@ async fn put_category(
             "the code in the path and the body differ",
         ));
     }
-    let mut data = current_reference(&state).await?;
-    data.categories.retain(|x| x.code != code);
-    data.categories.push(c.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_category(&c).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::Category(c.clone())).await?;
     Ok(Json(c))
 }
 
@@ -532,12 +511,7 @@ async fn put_source(
             "the path and the body differ",
         ));
     }
-    let mut data = current_reference(&state).await?;
-    data.sources.retain(|x| !(x.channel == channel && x.key == key));
-    data.sources.push(s.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_source(&s).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::Source(s.clone())).await?;
     Ok(Json(s))
 }
 
@@ -558,12 +532,7 @@ async fn put_routing_rule(
 ) -> ApiResult<Json<RoutingRule>> {
     auth.require_admin()?;
     path_code(&code, &r.code)?;
-    let mut data = current_reference(&state).await?;
-    data.routing.retain(|x| x.code != code);
-    data.routing.push(r.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_routing_rule(&r).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::RoutingRule(r.clone())).await?;
     Ok(Json(r))
 }
 
@@ -576,10 +545,7 @@ async fn delete_routing_rule(
     PathParam(code): PathParam<String>,
 ) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    if !state.workflow.store().delete_routing_rule(&code).await? {
-        return Err(ApiError::not_found("routing rule"));
-    }
-    state.workflow.reload_catalog().await?;
+    crate::edits::delete(&state, &RefDelete::RoutingRule(code)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -600,12 +566,7 @@ async fn put_deadline_policy(
 ) -> ApiResult<Json<DeadlinePolicy>> {
     auth.require_admin()?;
     path_code(&code, &p.code)?;
-    let mut data = current_reference(&state).await?;
-    data.deadlines.retain(|x| x.code != code);
-    data.deadlines.push(p.clone());
-    validate_edit(&data)?;
-    state.workflow.store().upsert_deadline_policy(&p).await?;
-    state.workflow.reload_catalog().await?;
+    crate::edits::put(&state, &RefEdit::DeadlinePolicy(p.clone())).await?;
     Ok(Json(p))
 }
 
@@ -618,10 +579,58 @@ async fn delete_deadline_policy(
     PathParam(code): PathParam<String>,
 ) -> ApiResult<StatusCode> {
     auth.require_admin()?;
-    if !state.workflow.store().delete_deadline_policy(&code).await? {
-        return Err(ApiError::not_found("deadline policy"));
-    }
-    state.workflow.reload_catalog().await?;
+    crate::edits::delete(&state, &RefDelete::DeadlinePolicy(code)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---------------------------------------------------------------- answer templates
+
+/// The answer templates, in the editor's order. `{номер}`, `{организация}`, `{срок}` and
+/// `{адрес}` in a text are filled in for the incident by the answer editor.
+#[utoipa::path(get, path = "/api/v1/answer-templates", tag = "templates",
+    responses((status = 200, body = Vec<AnswerTemplate>)))]
+async fn list_templates(State(state): State<AppState>, _auth: Auth) -> ApiResult<Json<Vec<AnswerTemplate>>> {
+    Ok(Json(state.workflow.store().answer_templates().await?))
+}
+
+/// Add an answer template (administrators). Only the four placeholders are allowed.
+#[utoipa::path(post, path = "/api/v1/answer-templates", tag = "templates", request_body = NewAnswerTemplate,
+    responses((status = 201, body = AnswerTemplate), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn create_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    JsonBody(t): JsonBody<NewAnswerTemplate>,
+) -> ApiResult<(StatusCode, Json<AnswerTemplate>)> {
+    auth.require_admin()?;
+    Ok((StatusCode::CREATED, Json(crate::edits::save_template(&state, None, &t).await?)))
+}
+
+/// Replace an answer template (administrators).
+#[utoipa::path(put, path = "/api/v1/answer-templates/{id}", tag = "templates", request_body = NewAnswerTemplate,
+    params(("id" = i64, Path)),
+    responses((status = 200, body = AnswerTemplate), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn put_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam<Id>,
+    JsonBody(t): JsonBody<NewAnswerTemplate>,
+) -> ApiResult<Json<AnswerTemplate>> {
+    auth.require_admin()?;
+    Ok(Json(crate::edits::save_template(&state, Some(id), &t).await?))
+}
+
+/// Delete an answer template (administrators).
+#[utoipa::path(delete, path = "/api/v1/answer-templates/{id}", tag = "templates", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_template(
+    State(state): State<AppState>,
+    auth: Auth,
+    PathParam(id): PathParam<Id>,
+) -> ApiResult<StatusCode> {
+    auth.require_admin()?;
+    crate::edits::delete_template(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -23,6 +23,8 @@ use otklik_core::store::SortKey;
 use otklik_core::workflow::{Catalog, Command};
 use serde::Deserialize;
 
+mod admin_forms;
+
 use crate::api::ListParams;
 use crate::app::AppState;
 use crate::auth::{Auth, Via};
@@ -42,6 +44,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(admin_page))
         .route("/admin/users", post(create_user))
         .route("/admin/users/{id}/active", post(set_active))
+        .route("/admin/users/{id}/grants", post(admin_forms::grants))
+        .route("/admin/edit/{what}", get(admin_forms::edit_page).post(admin_forms::save))
+        .route("/admin/edit/{what}/delete", post(admin_forms::remove))
+        .route("/admin/templates", post(admin_forms::create_template))
+        .route("/admin/templates/{id}", post(admin_forms::update_template))
+        .route("/admin/templates/{id}/delete", post(admin_forms::delete_template))
         .route("/incidents/{id}", get(card_page))
         .route("/incidents/{id}/act", post(act))
         .route("/events", get(events))
@@ -600,6 +608,7 @@ fn watch_changes(wf: std::sync::Arc<otklik_core::workflow::Workflow>) -> tokio::
 // ---------------------------------------------------------------- the incident card
 
 struct MessageView {
+    id: Id,
     channel: &'static str,
     source: String,
     author: String,
@@ -703,6 +712,8 @@ fn action_label(a: &str) -> String {
         "remove_co_executor" => "Соисполнитель снят".into(),
         "contribute" => "Вклад в ответ".into(),
         "merged" => "Присоединён дубликат".into(),
+        "split" => "Сообщение выделено в отдельное обращение".into(),
+        "split_from" => "Выделено из другого обращения".into(),
         "deadline_warning" => "Срок подходит".into(),
         "deadline_breach" => "Срок нарушен".into(),
         "escalate" => "Эскалация".into(),
@@ -731,6 +742,7 @@ pub fn action_button(a: &str) -> &'static str {
         "add_co_executor" => "Привлечь соисполнителя",
         "remove_co_executor" => "Снять соисполнителя",
         "contribute" => "Добавить вклад в ответ",
+        "split" => "Выделить в отдельное обращение",
         _ => "Выполнить",
     }
 }
@@ -757,26 +769,6 @@ fn reject_reason_name(r: RejectReason) -> &'static str {
     }
 }
 
-/// Answer templates; `{номер}`, `{организация}`, `{срок}` and `{адрес}` are filled in the editor.
-const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "Принято в работу",
-        "Здравствуйте! Ваше обращение № {номер} принято в работу организацией «{организация}». Ответ будет дан до {срок}.",
-    ),
-    (
-        "Работы запланированы",
-        "Здравствуйте! По вашему обращению № {номер}: работы запланированы, ориентировочный срок — {срок}. Благодарим за сигнал.",
-    ),
-    (
-        "Работы выполнены",
-        "Здравствуйте! По вашему обращению № {номер} работы выполнены. Фотография результата приложена. Спасибо за неравнодушие!",
-    ),
-    (
-        "Уточнение",
-        "Здравствуйте! Чтобы решить вопрос по обращению № {номер}, уточните, пожалуйста, точный адрес: {адрес}.",
-    ),
-];
-
 async fn card(state: &AppState, c: &Console, id: Id, error: Option<String>) -> Response {
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let inc = match state.workflow.visible_incident(&c.auth.actor, id).await {
@@ -790,7 +782,16 @@ async fn card(state: &AppState, c: &Console, id: Id, error: Option<String>) -> R
     tracing::info!(target: "otklik::audit", user = c.auth.user.id, incident = id, "incident card read (console)");
     let catalog = state.workflow.catalog();
     let allowed = state.workflow.allowed_actions(&c.auth.actor, &inc);
-    page(status, card_view(state, c, &catalog, d, &allowed, error).render())
+    // Only the answer editor uses the templates.
+    let templates = if allowed.contains(&Action::DraftAnswer) {
+        state.workflow.store().answer_templates().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "answer templates");
+            vec![]
+        })
+    } else {
+        vec![]
+    };
+    page(status, card_view(state, c, &catalog, d, &allowed, &templates, error).render())
 }
 
 fn not_found(c: &Console) -> Response {
@@ -810,6 +811,7 @@ fn card_view(
     catalog: &Catalog,
     d: IncidentDetail,
     allowed: &[Action],
+    templates: &[otklik_core::model::AnswerTemplate],
     error: Option<String>,
 ) -> CardPage {
     let i = &d.incident;
@@ -833,6 +835,7 @@ fn card_view(
         .messages
         .iter()
         .map(|m| MessageView {
+            id: m.id,
             channel: channel_name(m.body.channel),
             source: source_name(m.body.channel, &m.body.source),
             author: m.body.author.name.clone().unwrap_or_else(|| m.body.author.id.clone()),
@@ -946,9 +949,10 @@ fn card_view(
         )
     });
     let deadline_text = due.map(at).unwrap_or_default();
-    let templates = TEMPLATES
+    let templates = templates
         .iter()
-        .map(|(name, text)| {
+        .map(|t| {
+            let (name, text) = (&t.body.name, &t.body.text);
             let filled = text
                 .replace("{номер}", &i.id.to_string())
                 .replace("{организация}", &i.org.as_deref().map(org_name).unwrap_or_default())
@@ -1175,6 +1179,10 @@ async fn read_action(
         "add_co_executor" => Command::AddCoExecutor { org: text("org")?, note: get("note") },
         "remove_co_executor" => Command::RemoveCoExecutor { org: text("org")? },
         "contribute" => Command::Contribute { text: text("text")? },
+        "split" => Command::Split {
+            message: get("message").and_then(|v| v.parse().ok()).ok_or("Выберите сообщение, которое выделить.")?,
+            note: get("note"),
+        },
         "tag" => {
             Command::Tag { tags: get("tags").unwrap_or_default().split(',').map(|t| t.trim().to_string()).collect() }
         }
@@ -1198,10 +1206,29 @@ async fn act(State(state): State<AppState>, c: Console, Path(id): Path<Id>, mp: 
     {
         attachments.clone_from(&open.attachments);
     }
-    match state.workflow.execute(&c.auth.actor, id, version, cmd).await {
-        Ok(_) => Redirect::to(&back.unwrap_or_else(|| format!("/incidents/{id}"))).into_response(),
+    // A split opens the new incident's card: it is the one that needs moderation and routing now.
+    let done = match cmd {
+        Command::Split { message, note } => {
+            state.workflow.split(&c.auth.actor, id, version, message, note).await.map(|o| Some(o.created.id))
+        }
+        cmd => state.workflow.execute(&c.auth.actor, id, version, cmd).await.map(|_| None),
+    };
+    match done {
+        Ok(Some(created)) => Redirect::to(&format!("/incidents/{created}")).into_response(),
+        Ok(None) => Redirect::to(&back.unwrap_or_else(|| format!("/incidents/{id}"))).into_response(),
         Err(e) => {
             let msg = match &e {
+                otklik_core::DomainError::Split(r) => match r {
+                    otklik_core::error::SplitRefusal::OnlyMessage => {
+                        "Это единственное сообщение обращения: выделять нечего.".to_string()
+                    }
+                    otklik_core::error::SplitRefusal::NotInIncident => {
+                        "Это сообщение не относится к обращению.".to_string()
+                    }
+                    otklik_core::error::SplitRefusal::Finished => {
+                        "Обращение завершено: сообщения из него не выделяются.".to_string()
+                    }
+                },
                 otklik_core::DomainError::Concurrent => {
                     "Обращение изменил кто-то другой: обновлены свежие данные, повторите действие.".to_string()
                 }
@@ -1425,6 +1452,11 @@ async fn overview_page(State(state): State<AppState>, c: Console, Query(q): Quer
 struct AdminPage {
     nav: Nav,
     error: Option<String>,
+    /// Beside which form the error shows.
+    error_at: ErrorAt,
+    templates: Vec<otklik_core::model::AnswerTemplate>,
+    notice: Option<&'static str>,
+    sources: Vec<(String, String, String, String)>,
     self_id: Id,
     roles: Vec<Choice>,
     channels: Vec<ChannelRow>,
@@ -1445,7 +1477,8 @@ struct UserRow {
     id: Id,
     login: String,
     name: String,
-    roles: String,
+    /// (role code, node, how it reads).
+    grants: Vec<(String, String, String)>,
     active: bool,
 }
 
@@ -1476,11 +1509,54 @@ fn span_text<T: serde::Serialize>(s: &Option<T>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-async fn admin_page(State(state): State<AppState>, c: Console) -> Response {
-    admin(&state, &c, None).await
+#[derive(Debug, Deserialize)]
+struct SavedQuery {
+    saved: Option<String>,
+}
+
+/// Where on the administration page a refusal is shown.
+#[derive(Debug, Clone, PartialEq)]
+enum ErrorAt {
+    Users,
+    Template(Id),
+    /// The new template's form, with what was typed into it.
+    NewTemplate((String, String, String)),
+}
+
+impl AdminPage {
+    fn error_at_users(&self) -> bool {
+        self.error_at == ErrorAt::Users
+    }
+
+    fn error_at_template(&self, id: &Id) -> bool {
+        self.error_at == ErrorAt::Template(*id)
+    }
+
+    /// What the new template's form shows: what was typed if it was refused.
+    fn draft(&self) -> (&str, &str, &str, bool) {
+        match &self.error_at {
+            ErrorAt::NewTemplate((n, t, p)) => (n, t, p, true),
+            _ => ("", "", "", false),
+        }
+    }
+}
+
+async fn admin_page(State(state): State<AppState>, c: Console, Query(q): Query<SavedQuery>) -> Response {
+    let notice = q.saved.is_some().then_some("Изменения сохранены.");
+    render_admin(&state, &c, None, ErrorAt::Users, notice).await
 }
 
 async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response {
+    render_admin(state, c, error, ErrorAt::Users, None).await
+}
+
+async fn render_admin(
+    state: &AppState,
+    c: &Console,
+    error: Option<String>,
+    error_at: ErrorAt,
+    notice: Option<&'static str>,
+) -> Response {
     if !c.auth.actor.is_admin() {
         return page(StatusCode::FORBIDDEN, NotFound { nav: c.nav("admin") }.render());
     }
@@ -1511,13 +1587,16 @@ async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response
         .unwrap_or_default()
         .into_iter()
         .map(|u| {
-            let roles = u
+            let grants = u
                 .grants
                 .iter()
-                .map(|g| format!("{}{}", g.role, g.node.as_deref().map(|n| format!(": {n}")).unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            UserRow { id: u.id, login: u.login, name: u.display_name, roles, active: u.active }
+                .map(|g| {
+                    let node = g.node.clone().unwrap_or_default();
+                    let text = format!("{}{}", g.role, g.node.as_deref().map(|n| format!(": {n}")).unwrap_or_default());
+                    (g.role.as_str().to_string(), node, text)
+                })
+                .collect();
+            UserRow { id: u.id, login: u.login, name: u.display_name, grants, active: u.active }
         })
         .collect();
     let mut orgs: Vec<(String, String, String)> = store
@@ -1613,10 +1692,28 @@ async fn admin(state: &AppState, c: &Console, error: Option<String>) -> Response
             )
         })
         .collect();
+    let mut sources: Vec<(String, String, String, String)> = catalog
+        .sources
+        .values()
+        .map(|s| {
+            (
+                format!("{}:{}", s.channel, s.key),
+                format!("{} · {}", channel_name(s.channel), s.key),
+                s.name.clone(),
+                s.territory.as_deref().and_then(|t| h.territory(t)).map(|t| t.name.clone()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    sources.sort();
     let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let templates = store.answer_templates().await.unwrap_or_default();
     let t = AdminPage {
         nav: c.nav("admin"),
         error,
+        error_at,
+        templates,
+        notice,
+        sources,
         self_id: c.auth.user.id,
         roles: Role::ALL
             .iter()
@@ -1663,7 +1760,12 @@ async fn create_user(State(state): State<AppState>, c: Console, Form(f): Form<Ne
         .and_then(|_| crate::api::validate_password(&f.password))
         .and_then(|_| crate::api::validate_grants(std::slice::from_ref(&grant), &state.workflow.catalog()));
     if let Err(e) = checked {
-        return admin(&state, &c, Some(format!("Пользователь не создан: {e}"))).await;
+        return admin(
+            &state,
+            &c,
+            Some(format!("Пользователь не создан. {}", admin_forms::russian_message(&e.to_string()))),
+        )
+        .await;
     }
     let Ok(hash) = crate::api::hash_blocking(f.password).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

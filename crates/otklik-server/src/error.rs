@@ -91,6 +91,8 @@ impl From<DomainError> for ApiError {
             }
             DomainError::ForbiddenAction(_) => StatusCode::FORBIDDEN,
             DomainError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            DomainError::Split(otklik_core::error::SplitRefusal::NotInIncident) => StatusCode::UNPROCESSABLE_ENTITY,
+            DomainError::Split(_) => StatusCode::CONFLICT,
             DomainError::Store(inner) => {
                 tracing::error!(error = %inner, "storage failure");
                 return ApiError::internal();

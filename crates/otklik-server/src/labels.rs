@@ -39,6 +39,7 @@ pub fn public_action(action: &str) -> Option<&'static str> {
         Action::AddCoExecutor => "К работе привлечена ещё одна организация",
         Action::RemoveCoExecutor | Action::Contribute => return None,
         Action::Moderate
+        | Action::Split
         | Action::DraftAnswer
         | Action::SubmitForReview
         | Action::Approve

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod demo;
+pub mod edits;
 pub mod email;
 pub mod error;
 pub mod form;

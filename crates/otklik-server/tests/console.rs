@@ -4,57 +4,9 @@
 
 mod common;
 
-use common::{PASSWORD, TestApp, message};
-use reqwest::multipart::Form;
-use reqwest::{Client, StatusCode, redirect};
+use common::{Browser, PASSWORD, TestApp, message};
+use reqwest::StatusCode;
 use serde_json::json;
-
-struct Browser {
-    client: Client,
-    base: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        let client = Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().unwrap();
-        Browser { client, base: app.base.clone() }
-    }
-
-    async fn login(app: &TestApp, login: &str) -> Browser {
-        let b = Browser::new(app);
-        let res = b
-            .client
-            .post(format!("{}/login", b.base))
-            .form(&[("login", login), ("password", PASSWORD), ("next", "/queue")])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login} logs in");
-        assert_eq!(res.headers()["location"], "/queue");
-        b
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let res = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
-        (res.status(), res.text().await.unwrap())
-    }
-
-    /// The CSRF token the page carries for its forms.
-    fn csrf(page: &str) -> String {
-        let at = page.find("data-csrf=\"").expect("the layout carries the token") + 11;
-        page[at..].split('"').next().unwrap().to_string()
-    }
-
-    async fn act(&self, id: i64, csrf: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-        let mut form = Form::new().text("_csrf", csrf.to_string());
-        for (k, v) in fields {
-            form = form.text(k.to_string(), v.to_string());
-        }
-        let res = self.client.post(format!("{}/incidents/{id}/act", self.base)).multipart(form).send().await.unwrap();
-        let status = res.status();
-        (status, res.text().await.unwrap())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_is_required_and_wrong_passwords_are_refused() {
@@ -273,7 +225,9 @@ async fn administrators_create_and_disable_accounts() {
     ];
     let res = post("/admin/users", fields.clone()).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(res.text().await.unwrap().contains("unknown territory"));
+    assert!(
+        res.text().await.unwrap().contains("Пользователь не создан. Нет территории «nowhere» для роли оператор МЦУ.")
+    );
     fields[5].1 = "gryazinsky".into();
     let mut forged = fields.clone();
     forged[0].1 = "forged".into();

@@ -656,6 +656,125 @@ pub async fn co_executors_are_in_scope(s: &dyn Store) {
     assert!(sees(s.list_incidents(&q, &of("roads")).await.unwrap().items));
 }
 
+/// Splitting moves one message into a new incident, with an event in each history and both
+/// versions moved, in one transaction; never the only message, another incident's message, from
+/// a finished incident, or over a stale version.
+pub async fn split_moves_one_message(s: &dyn Store) {
+    let a = s.ingest(&message("sp", "split-a", "яма"), &seed(Some("lip"), Some("yelets")), t0()).await.unwrap();
+    let b = s.ingest(&message("sp", "split-b", "свалка"), &seed(Some("lip"), Some("yelets")), t0()).await.unwrap();
+    let ev = |action: &str, note: &str| NewEvent {
+        at: t0() + Duration::minutes(5),
+        actor_id: Some(3),
+        actor: "u".into(),
+        action: action.into(),
+        changes: vec![],
+        note: Some(note.into()),
+    };
+    let dup = s.incident(b.incident_id).await.unwrap().unwrap();
+    s.apply(&Change {
+        expected_version: dup.version,
+        incident: Incident { status: Status::Rejected, ..dup.clone() },
+        answer: None,
+        notifications: vec![],
+        event: ev("merge", ""),
+        merge: Some(otklik_core::store::MergeInto { into: a.incident_id, event: ev("merged", "") }),
+    })
+    .await
+    .unwrap();
+    let source = s.incident(a.incident_id).await.unwrap().unwrap();
+    let mut new_seed = seed(Some("lip"), Some("gryazi"));
+    new_seed.classification.category = Some("waste.containers".into());
+    new_seed.summary = "свалка".into();
+    new_seed.first_answer_due = Some(t0() + Duration::hours(10));
+    let at = t0() + Duration::minutes(10);
+    let split = |message: Id, incident: Id, version: i64| otklik_core::store::SplitOff {
+        incident,
+        expected_version: version,
+        message,
+        summary: "яма (осталась)".into(),
+        seed: new_seed.clone(),
+        at,
+        event: ev("split", &format!("выделено в № {}", otklik_core::store::NEW_INCIDENT)),
+        new_event: ev("split_from", "из № 1"),
+    };
+    // A stale version changes nothing.
+    assert!(matches!(
+        s.split(&split(b.message_id, a.incident_id, source.version - 1)).await,
+        Err(StoreError::Concurrent)
+    ));
+    let out = s.split(&split(b.message_id, a.incident_id, source.version)).await.unwrap();
+    assert_eq!(out.source.id, a.incident_id);
+    assert_eq!(out.source.version, source.version + 1);
+    assert_eq!(out.source.updated_at, at);
+    assert_eq!(out.source.summary, "яма (осталась)");
+    let created = &out.created;
+    assert_ne!(created.id, a.incident_id);
+    assert_ne!(created.id, b.incident_id);
+    assert_eq!((created.status, created.version), (Status::New, 1));
+    assert_eq!(created.category.as_deref(), Some("waste.containers"));
+    assert_eq!(created.municipality.as_deref(), Some("gryazi"));
+    assert_eq!((created.summary.as_str(), created.created_at), ("свалка", at));
+    assert_eq!(created.first_answer_due, Some(t0() + Duration::hours(10)));
+    assert_eq!(created.channel, Channel::Vk);
+    let left = s.incident_detail(a.incident_id).await.unwrap().unwrap();
+    let ids: Vec<&str> = left.messages.iter().map(|m| m.body.external_id.as_str()).collect();
+    assert_eq!(ids, vec!["split-a"]);
+    let last = left.history.last().unwrap();
+    assert_eq!(last.action, "split");
+    assert_eq!(last.note.as_deref(), Some(format!("выделено в № {}", created.id).as_str()));
+    let new = s.incident_detail(created.id).await.unwrap().unwrap();
+    assert_eq!(new.messages.len(), 1);
+    assert_eq!(new.messages[0].id, b.message_id);
+    assert_eq!(new.messages[0].body.text, "свалка", "the message moves whole");
+    assert_eq!(new.history.len(), 1);
+    assert_eq!(new.history[0].action, "split_from");
+    assert_eq!(s.message_by_key(Channel::Vk, "sp", "split-b").await.unwrap(), Some((b.message_id, created.id)));
+    assert!(
+        s.list_incidents(&IncidentQuery { limit: 100, ..Default::default() }, &all())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|i| i.id == created.id)
+    );
+    // The only message stays; another incident's message is refused; nothing moves.
+    let v = out.source.version;
+    assert!(matches!(s.split(&split(a.message_id, a.incident_id, v)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.split(&split(b.message_id, a.incident_id, v)).await, Err(StoreError::Conflict(_))));
+    let still = s.incident_detail(a.incident_id).await.unwrap().unwrap();
+    assert_eq!((still.incident.version, still.messages.len()), (v, 1));
+    // Nothing leaves a finished incident.
+    let gone = s.incident(b.incident_id).await.unwrap().unwrap();
+    assert!(matches!(s.split(&split(b.message_id, b.incident_id, gone.version)).await, Err(StoreError::Conflict(_))));
+}
+
+/// Answer templates: seeded by the migration, kept in order, names unique, edited and deleted by id.
+pub async fn answer_templates_are_kept(s: &dyn Store) {
+    let seeded = s.answer_templates().await.unwrap();
+    let names: Vec<&str> = seeded.iter().map(|t| t.body.name.as_str()).collect();
+    assert_eq!(names, vec!["Принято в работу", "Работы запланированы", "Работы выполнены", "Уточнение"]);
+    assert!(seeded[0].body.text.contains("{номер}") && seeded[0].body.text.contains("{организация}"));
+    let new = |name: &str, position: i32| NewAnswerTemplate {
+        name: name.into(),
+        text: format!("{name}: № {{номер}}"),
+        position,
+    };
+    let first = s.create_answer_template(&new("Сначала", -5)).await.unwrap();
+    assert_eq!(first.body, new("Сначала", -5));
+    assert!(matches!(s.create_answer_template(&new("Сначала", 1)).await, Err(StoreError::Conflict(_))));
+    let all = s.answer_templates().await.unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0].id, first.id, "smallest position first");
+    let moved = s.update_answer_template(first.id, &new("В конце", 100)).await.unwrap();
+    assert_eq!((moved.id, moved.body.name.as_str()), (first.id, "В конце"));
+    assert_eq!(s.answer_templates().await.unwrap().last().unwrap(), &moved);
+    assert!(matches!(s.update_answer_template(first.id, &new("Уточнение", 1)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.update_answer_template(999_999, &new("x", 1)).await, Err(StoreError::NotFound)));
+    assert!(s.delete_answer_template(first.id).await.unwrap());
+    assert!(!s.delete_answer_template(first.id).await.unwrap());
+    assert_eq!(s.answer_templates().await.unwrap(), seeded);
+}
+
 /// Rejected deliveries are kept newest first; polling cursors are kept per source.
 pub async fn rejects_and_cursors(s: &dyn Store) {
     for (i, reason) in ["malformed_payload: not JSON", "forbidden_webhook: wrong secret"].iter().enumerate() {
@@ -792,4 +911,6 @@ pub async fn run_all(s: Arc<dyn Store>) {
     merge_moves_messages(&*s).await;
     co_executors_are_in_scope(&*s).await;
     calendar_years_and_reference_replacement(&*s).await;
+    split_moves_one_message(&*s).await;
+    answer_templates_are_kept(&*s).await;
 }

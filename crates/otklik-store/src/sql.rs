@@ -9,7 +9,7 @@ use otklik_core::model::*;
 use otklik_core::status::Status;
 use otklik_core::store::{
     AnswerWrite, Change, Cursor, DeadlineRow, DeadlineUpdate, IncidentQuery, IntakeReject, NewIntakeReject,
-    OutboxEntry, Overview, Page, PublicationUpdate, SortKey, Store, StoredFile,
+    OutboxEntry, Overview, Page, PublicationUpdate, SortKey, SplitOff, SplitOutcome, Store, StoredFile,
 };
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -318,6 +318,17 @@ fn answer_row(r: &AnyRow) -> Result<Answer, StoreError> {
         updated_at: at(get(r, "updated_at")?),
         published_at: opt_at(get(r, "published_at")?),
         publications: vec![],
+    })
+}
+
+fn template_row(r: &AnyRow) -> Result<AnswerTemplate, StoreError> {
+    Ok(AnswerTemplate {
+        id: get(r, "id")?,
+        body: NewAnswerTemplate {
+            name: get(r, "name")?,
+            text: get(r, "text")?,
+            position: get::<i64>(r, "position")?.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+        },
     })
 }
 
@@ -829,6 +840,53 @@ impl Store for SqlStore {
 
     async fn delete_calendar_year(&self, year: i32) -> Result<bool, StoreError> {
         self.remove_calendar_year(year).await
+    }
+
+    async fn answer_templates(&self) -> Result<Vec<AnswerTemplate>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, text, position FROM answer_templates ORDER BY position, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        rows.iter().map(template_row).collect()
+    }
+
+    async fn create_answer_template(&self, t: &NewAnswerTemplate) -> Result<AnswerTemplate, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO answer_templates (name, text, position) VALUES ($1, $2, $3) \
+             RETURNING id, name, text, position",
+        )
+        .bind(&t.name)
+        .bind(&t.text)
+        .bind(i64::from(t.position))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend_error)?;
+        template_row(&row)
+    }
+
+    async fn update_answer_template(&self, id: Id, t: &NewAnswerTemplate) -> Result<AnswerTemplate, StoreError> {
+        let row = sqlx::query(
+            "UPDATE answer_templates SET name = $1, text = $2, position = $3 WHERE id = $4 \
+             RETURNING id, name, text, position",
+        )
+        .bind(&t.name)
+        .bind(&t.text)
+        .bind(i64::from(t.position))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend_error)?
+        .ok_or(StoreError::NotFound)?;
+        template_row(&row)
+    }
+
+    async fn delete_answer_template(&self, id: Id) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM answer_templates WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend_error)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn create_user(&self, u: &NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
@@ -1881,5 +1939,144 @@ impl Store for SqlStore {
         let out = incident_row(&row)?;
         tx.commit().await.map_err(backend_error)?;
         Ok(out)
+    }
+
+    async fn split(&self, sp: &SplitOff) -> Result<SplitOutcome, StoreError> {
+        let _writer = self.writer().await;
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut tx = self.pool.begin_with(begin).await.map_err(backend_error)?;
+        let done = sqlx::query(
+            "UPDATE incidents SET version = version + 1, updated_at = $1, summary = $2 WHERE id = $3 AND version = $4 \
+             AND status NOT IN ('closed', 'rejected')",
+        )
+        .bind(ms(sp.at))
+        .bind(&sp.summary)
+        .bind(sp.incident)
+        .bind(sp.expected_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        if done.rows_affected() == 0 {
+            let row = sqlx::query("SELECT status, version FROM incidents WHERE id = $1")
+                .bind(sp.incident)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+            let Some(row) = row else { return Err(StoreError::NotFound) };
+            let version: i64 = get(&row, "version")?;
+            return Err(if version != sp.expected_version {
+                StoreError::Concurrent
+            } else {
+                StoreError::Conflict("the incident is finished".into())
+            });
+        }
+        let msg = sqlx::query("SELECT incident_id, channel, source FROM messages WHERE id = $1")
+            .bind(sp.message)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        let Some(msg) = msg.filter(|m| get::<i64>(m, "incident_id").ok() == Some(sp.incident)) else {
+            return Err(StoreError::Conflict("the message is not one of the incident's".into()));
+        };
+        let (channel, source): (String, String) = (get(&msg, "channel")?, get(&msg, "source")?);
+        let count = sqlx::query("SELECT COUNT(*) AS n FROM messages WHERE incident_id = $1")
+            .bind(sp.incident)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        if get::<i64>(&count, "n")? < 2 {
+            return Err(StoreError::Conflict("the message is the incident's only one".into()));
+        }
+        let (seed, c) = (&sp.seed, &sp.seed.classification);
+        let due_at = otklik_core::model::current_due(
+            true,
+            seed.registration_due,
+            None,
+            seed.first_answer_due,
+            seed.resolution_due,
+        );
+        let next = due_at.map(ms).unwrap_or(i64::MAX);
+        // Warn at 80 % of the time from the split to the deadline, as intake does from capture.
+        let warn = due_at.map(|d| ms(sp.at + (d - sp.at.min(d)) * 4 / 5)).unwrap_or(i64::MAX);
+        let row = sqlx::query(
+            "INSERT INTO incidents (status, kind, category, direction, territory, region, municipality, org, \
+             suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
+             updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
+             registration_due, redirect_due, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, 1) RETURNING id",
+        )
+        .bind(Status::New.as_str())
+        .bind(c.kind.map(|k| k.as_str()))
+        .bind(c.category.clone())
+        .bind(direction(&c.category))
+        .bind(c.territory.clone())
+        .bind(seed.region.clone())
+        .bind(seed.municipality.clone())
+        .bind(seed.org.clone())
+        .bind(seed.suggested_org.clone())
+        .bind(seed.route_note.clone())
+        .bind(c.urgent as i64)
+        .bind(c.sentiment.map(|x| x.as_str()))
+        .bind(c.confidence.map(|x| to_json(&x)))
+        .bind(channel)
+        .bind(source)
+        .bind(&seed.summary)
+        .bind(ms(sp.at))
+        .bind(ms(sp.at))
+        .bind(seed.first_answer_due.map(ms))
+        .bind(seed.resolution_due.map(ms))
+        .bind(seed.deadline_policy.clone())
+        .bind(next)
+        .bind(warn)
+        .bind(next)
+        .bind(to_json(&seed.tags))
+        .bind(seed.registration_due.map(ms))
+        .bind(seed.redirect_due.map(ms))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend_error)?;
+        let new_id: i64 = get(&row, "id")?;
+        sqlx::query("UPDATE messages SET incident_id = $1 WHERE id = $2")
+            .bind(new_id)
+            .bind(sp.message)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        let source_note =
+            sp.event.note.as_ref().map(|n| n.replace(otklik_core::store::NEW_INCIDENT, &new_id.to_string()));
+        for (incident, e, note) in
+            [(sp.incident, &sp.event, source_note), (new_id, &sp.new_event, sp.new_event.note.clone())]
+        {
+            sqlx::query(
+                "INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(incident)
+            .bind(ms(e.at))
+            .bind(e.actor_id)
+            .bind(&e.actor)
+            .bind(&e.action)
+            .bind(to_json(&e.changes))
+            .bind(note)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend_error)?;
+        }
+        let mut out = Vec::with_capacity(2);
+        for id in [sp.incident, new_id] {
+            let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1")))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+            out.push(incident_row(&row)?);
+        }
+        tx.commit().await.map_err(backend_error)?;
+        let created = out.pop().ok_or(StoreError::NotFound)?;
+        let source = out.pop().ok_or(StoreError::NotFound)?;
+        Ok(SplitOutcome { source, created })
     }
 }

@@ -11,7 +11,8 @@ use otklik_core::model::{Grant, NewUser, Role};
 use otklik_core::workflow::{ManualClock, Workflow};
 use otklik_server::app::{AppState, Settings};
 use otklik_server::{auth, refdata, setup};
-use reqwest::{Method, StatusCode};
+use reqwest::multipart::Form;
+use reqwest::{Client, Method, StatusCode, redirect};
 use serde_json::{Value, json};
 
 pub struct TestApp {
@@ -176,5 +177,61 @@ impl NowForTests for ManualClock {
     fn now_for_tests(&self) -> chrono::DateTime<Utc> {
         use otklik_core::workflow::Clock;
         self.now()
+    }
+}
+
+/// A person in the console: a cookie jar that does not follow redirects.
+pub struct Browser {
+    pub client: Client,
+    pub base: String,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Browser {
+        let client = Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().unwrap();
+        Browser { client, base: app.base.clone() }
+    }
+
+    pub async fn login(app: &TestApp, login: &str) -> Browser {
+        let b = Browser::new(app);
+        let res = b
+            .client
+            .post(format!("{}/login", b.base))
+            .form(&[("login", login), ("password", PASSWORD), ("next", "/queue")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{login} logs in");
+        assert_eq!(res.headers()["location"], "/queue");
+        b
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, String) {
+        let res = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    /// The CSRF token the page carries for its forms.
+    pub fn csrf(page: &str) -> String {
+        let at = page.find("data-csrf=\"").expect("the layout carries the token") + 11;
+        page[at..].split('"').next().unwrap().to_string()
+    }
+
+    pub async fn act(&self, id: i64, csrf: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let mut form = Form::new().text("_csrf", csrf.to_string());
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        let res = self.client.post(format!("{}/incidents/{id}/act", self.base)).multipart(form).send().await.unwrap();
+        let status = res.status();
+        (status, res.text().await.unwrap())
+    }
+
+    /// Posts an ordinary (urlencoded) form; returns the status, the `Location` and the body.
+    pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let res = self.client.post(format!("{}{path}", self.base)).form(fields).send().await.unwrap();
+        let status = res.status();
+        let location = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        (status, location, res.text().await.unwrap())
     }
 }
