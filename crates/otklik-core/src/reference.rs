@@ -117,6 +117,21 @@ pub struct ReferenceFiles<'a> {
     pub deadlines: Option<(&'a str, &'a str)>,
 }
 
+impl ReferenceFiles<'static> {
+    /// Names without texts: for validating data that came from an edit rather than from files
+    /// (errors then name the kind of record, without a line).
+    pub fn unnamed() -> Self {
+        ReferenceFiles {
+            territories: ("territories", ""),
+            organisations: ("organisations", ""),
+            taxonomy: ("taxonomy", ""),
+            sources: Some(("sources", "")),
+            routing: Some(("routing", "")),
+            deadlines: Some(("deadlines", "")),
+        }
+    }
+}
+
 impl ReferenceData {
     /// Parses and validates the files together.
     pub fn parse(files: ReferenceFiles<'_>) -> Result<Self, ReferenceError> {

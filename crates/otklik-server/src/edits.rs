@@ -47,15 +47,8 @@ pub async fn current_reference(state: &AppState) -> ApiResult<ReferenceData> {
 
 /// Validates reference data after an edit, as a file would be.
 fn validate_edit(data: &ReferenceData) -> ApiResult<()> {
-    let files = ReferenceFiles {
-        territories: ("territories", ""),
-        organisations: ("organisations", ""),
-        taxonomy: ("taxonomy", ""),
-        sources: Some(("sources", "")),
-        routing: Some(("routing", "")),
-        deadlines: Some(("deadlines", "")),
-    };
-    data.validate(&files).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reference", e.message))
+    data.validate(&ReferenceFiles::unnamed())
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_reference", e.message))
 }
 
 fn code_ok(code: &str) -> ApiResult<()> {

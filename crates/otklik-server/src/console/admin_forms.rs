@@ -789,14 +789,7 @@ mod tests {
         bad_rule.routing[0].org = "ghost".into();
         let mut bad_policy = data.clone();
         bad_policy.deadlines[0].categories = vec!["nothing.here".into()];
-        let files = otklik_core::reference::ReferenceFiles {
-            territories: ("territories", ""),
-            organisations: ("organisations", ""),
-            taxonomy: ("taxonomy", ""),
-            sources: Some(("sources", "")),
-            routing: Some(("routing", "")),
-            deadlines: Some(("deadlines", "")),
-        };
+        let files = otklik_core::reference::ReferenceFiles::unnamed();
         for d in [bad, bad_rule, bad_policy] {
             let e = d.validate(&files).expect_err("refused");
             let ru = russian_message(&e.message);
