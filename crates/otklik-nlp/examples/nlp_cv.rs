@@ -1,13 +1,15 @@
 //! K-fold cross-validation on the training files, for choosing settings without the held-out set.
 //!
 //! `cargo run --release -p otklik-nlp --example nlp_cv -- [--folds K] [--bits B] [--epochs E] [--lr LR] [--l2 L2]
-//! [--other-bias B] [--question-bias B] [--runs N] [--average] [--no-balance] [--model kind|category|sentiment|urgent] [--seed S] [--train-c FILE] [--train-d FILE] [--no-d] [--no-e] [--e-train-only] [--by-file] [--errors] [--kind-errors]`
+//! [--other-bias B] [--question-bias B] [--runs N] [--average] [--no-balance] [--model kind|category|sentiment|urgent] [--seed S] [--train-c FILE] [--train-d FILE] [--train-e FILE] [--train-f FILE] [--no-d] [--no-e] [--no-f] [--e-train-only] [--f-train-only] [--train-only LETTERS] [--by-file] [--errors] [--kind-errors]`
 //!
 //! `--model M` makes the following `--epochs/--lr/--l2/--decay/--average` apply to model M only.
-//! Reads `train-a.jsonl`, `train-b.jsonl` and, when present, `train-c.jsonl`, `train-d.jsonl` and
-//! `train-e.jsonl` (a line of those that does not parse is reported and skipped, as the file may
-//! still be being written). `--e-train-only` keeps train-e in every training fold and never tests
-//! on it, so the scores of a–d with and without it (`--no-e`) compare directly.
+//! Reads the training files `otklik_nlp::TRAINING_FILES` (`train-a.jsonl` … `train-f.jsonl`);
+//! train-a and train-b must parse, a line of the others that does not is reported and skipped (a
+//! file may still be being written) and a missing one is left out. `--no-d/--no-e/--no-f` leave a
+//! file out. `--f-train-only` (`--e-train-only`, `--train-only ef`, …) keeps those files in every
+//! training fold and never tests on them, so the scores of the other files with and without them
+//! compare directly.
 #![allow(clippy::print_stdout)]
 
 #[path = "common/refdata.rs"]
@@ -24,15 +26,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut folds = 5usize;
     let mut seed = 7u64;
     let mut show_errors = false;
-    // Folds are the files (train on two writers, test on the third): a harder, closer estimate
+    // Folds are the files (train on the other writers, test on the held-back one): a harder, closer estimate
     // of how the model does on text by a writer it has not seen.
     let mut by_file = false;
     let mut show_kind_errors = false;
     let mut only: Option<String> = None;
-    let mut train_c = format!("{root}/data/corpus/train-c.jsonl");
-    let mut train_d = Some(format!("{root}/data/corpus/train-d.jsonl"));
-    let mut train_e = Some(format!("{root}/data/corpus/train-e.jsonl"));
-    let mut e_train_only = false;
+    // The training files by writer letter; None = left out.
+    const LETTERS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+    let mut paths: Vec<Option<String>> =
+        otklik_nlp::TRAINING_FILES.iter().map(|f| Some(format!("{root}/{f}"))).collect();
+    // Files that are always trained on and never tested.
+    let mut train_only = [false; 6];
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or("missing value");
@@ -47,13 +51,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--folds" => folds = val()?.parse()?,
             "--seed" => seed = val()?.parse()?,
             "--model" => only = Some(val()?),
-            // A snapshot of train-c, so runs compared with each other see the same data.
-            "--train-c" => train_c = val()?,
-            "--train-d" => train_d = Some(val()?),
-            // Leave train-d out (to compare with the figures measured before it existed).
-            "--no-d" => train_d = None,
-            "--no-e" => train_e = None,
-            "--e-train-only" => e_train_only = true,
+            // A snapshot of a file, so runs compared with each other see the same data.
+            "--train-c" => paths[2] = Some(val()?),
+            "--train-d" => paths[3] = Some(val()?),
+            "--train-e" => paths[4] = Some(val()?),
+            "--train-f" => paths[5] = Some(val()?),
+            // Leave a file out (to compare with the figures measured before it existed).
+            "--no-d" => paths[3] = None,
+            "--no-e" => paths[4] = None,
+            "--no-f" => paths[5] = None,
+            "--e-train-only" => train_only[4] = true,
+            "--f-train-only" => train_only[5] = true,
+            "--train-only" => {
+                for l in val()?.chars() {
+                    let i = LETTERS.iter().position(|x| x.starts_with(l)).ok_or("--train-only takes letters a–f")?;
+                    train_only[i] = true;
+                }
+            }
             "--bits" => cfg.bits = val()?.parse()?,
             "--other-bias" => cfg.other_bias = val()?.parse()?,
             "--question-bias" => cfg.question_bias = val()?.parse()?,
@@ -85,21 +99,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mut data = vec![];
     let mut file_of = vec![];
-    for (n, f) in ["train-a.jsonl", "train-b.jsonl"].iter().enumerate() {
-        let path = format!("{root}/data/corpus/{f}");
-        data.extend(otklik_nlp::read_corpus(BufReader::new(std::fs::File::open(path)?))?);
-        file_of.resize(data.len(), n);
-    }
-    for (n, path) in [Some(train_c), train_d, train_e].into_iter().enumerate() {
-        let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else { continue };
-        let name = ["train-c.jsonl", "train-d.jsonl", "train-e.jsonl"][n];
+    for (n, path) in paths.iter().enumerate() {
+        let Some(path) = path else { continue };
+        if n < 2 {
+            data.extend(otklik_nlp::read_corpus(BufReader::new(std::fs::File::open(path)?))?);
+            file_of.resize(data.len(), n);
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(path) else { continue };
+        let name = format!("train-{}", LETTERS[n]);
         let (mut good, mut bad) = (0, 0);
         for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             match serde_json::from_str::<LabelledMessage>(line) {
                 Ok(m) => {
                     good += 1;
                     data.push(m);
-                    file_of.push(2 + n);
+                    file_of.push(n);
                 }
                 Err(e) => {
                     bad += 1;
@@ -109,11 +124,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!("{name}: {good} examples, {bad} unreadable lines skipped");
     }
-    // With `--e-train-only`, train-e (file 4) gets a fold of its own that is never tested.
+    // With `--f-train-only` etc., those files get a fold of their own that is never tested.
     const NEVER: usize = usize::MAX;
     let fold_of: Vec<usize> = (0..data.len())
         .map(|i| match () {
-            _ if e_train_only && file_of[i] == 4 => NEVER,
+            _ if train_only[file_of[i]] => NEVER,
             _ if by_file => file_of[i],
             _ => i % folds,
         })
@@ -134,7 +149,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Only the tested messages are scored.
     let data: Vec<LabelledMessage> = tested.iter().map(|&i| data[i].clone()).collect();
-    let fold_of: Vec<usize> = tested.iter().map(|&i| fold_of[i]).collect();
+    let file_of: Vec<usize> = tested.iter().map(|&i| file_of[i]).collect();
     let predictions: Vec<_> = tested.iter().map(|&i| predictions[i].clone().expect("every fold predicted")).collect();
     if show_errors {
         for (m, p) in data.iter().zip(&predictions) {
@@ -158,18 +173,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let want = m.kind.as_deref().unwrap_or("");
             if want != p.kind.as_str() || m.category.as_deref() != Some(p.category.as_str()) {
                 let (wc, pc) = (m.category.as_deref().unwrap_or(""), &p.category);
-                println!("KIND want {want}/{wc} got {}/{pc} ({:.2}) | {}", p.kind.as_str(), p.confidence.kind, m.text);
+                println!(
+                    "KIND {} want {want}/{wc} got {}/{pc} ({:.2}) | {}",
+                    m.id,
+                    p.kind.as_str(),
+                    p.confidence.kind,
+                    m.text
+                );
             }
         }
     }
     println!("{cfg:?}");
-    if by_file {
-        // Each writer's file scored by the model trained on the others, and the mean over files.
+    {
+        // Each writer's file scored on its own, and the mean over files: with `--by-file` by the
+        // model trained on the other files, else by the k-fold predictions.
         let mut mean = [0.0f64; 4];
-        // A file left out (`--no-d`) is an empty fold: not scored, not in the mean.
-        let tested_files = (0..folds).filter(|k| fold_of.contains(k)).count().max(1);
-        for k in 0..folds {
-            let idx: Vec<usize> = (0..data.len()).filter(|i| fold_of[*i] == k).collect();
+        // A file left out (`--no-d`) or only trained on is not scored and not in the mean.
+        let tested_files = (0..LETTERS.len()).filter(|k| file_of.contains(k)).count().max(1);
+        for (k, letter) in LETTERS.iter().enumerate() {
+            let idx: Vec<usize> = (0..data.len()).filter(|i| file_of[*i] == k).collect();
             if idx.is_empty() {
                 continue;
             }
@@ -178,7 +200,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let r = otklik_nlp::eval::score(&d, &p, 0.0);
             println!(
                 "FILE {} n={} kind={:.4} inc_bal={:.4} cat_f1={:.4} q_recall={:.4}",
-                ["a", "b", "c", "d", "e"][k],
+                letter,
                 d.len(),
                 r.kind_accuracy,
                 r.incident_balanced_accuracy,

@@ -1,8 +1,8 @@
 //! Trains the text-analysis model from corpus files and writes the artefact.
 //!
 //! `cargo run --release -p otklik-nlp --example nlp_train -- [--seed N] [--out FILE] [CORPUS.jsonl…]`
-//! (defaults: seed 42, `data/models/nlp-v1.bin`, `data/corpus/train-a.jsonl`, `train-b.jsonl`,
-//! `train-c.jsonl`, `train-d.jsonl` and `train-e.jsonl`).
+//! (defaults: seed 42, `data/models/nlp-v1.bin`, and `otklik_nlp::TRAINING_FILES`:
+//! `data/corpus/train-a.jsonl` … `train-f.jsonl`).
 #![allow(clippy::print_stdout)]
 
 use std::io::BufReader;
@@ -21,10 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     if files.is_empty() {
-        files = ["train-a.jsonl", "train-b.jsonl", "train-c.jsonl", "train-d.jsonl", "train-e.jsonl"]
-            .iter()
-            .map(|f| format!("{root}/data/corpus/{f}"))
-            .collect();
+        files = otklik_nlp::TRAINING_FILES.iter().map(|f| format!("{root}/{f}")).collect();
     }
     let mut examples = vec![];
     for f in &files {

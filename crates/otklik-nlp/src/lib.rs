@@ -27,6 +27,17 @@ use gazetteer::Gazetteer;
 use linear::{argmax, softmax};
 use normalize::Normaliser;
 
+/// The corpus files the shipped model is trained on, relative to the repository root, in order
+/// (what `nlp_train` and the CLI's `otklik nlp train` read when no files are given).
+pub const TRAINING_FILES: [&str; 6] = [
+    "data/corpus/train-a.jsonl",
+    "data/corpus/train-b.jsonl",
+    "data/corpus/train-c.jsonl",
+    "data/corpus/train-d.jsonl",
+    "data/corpus/train-e.jsonl",
+    "data/corpus/train-f.jsonl",
+];
+
 /// The model shipped in the repository.
 pub const BUILTIN_MODEL: &[u8] = include_bytes!("../../../data/models/nlp-v1.bin");
 

@@ -117,7 +117,7 @@ enum NlpCmd {
     /// Train the kind, category, tonality and urgency models (deterministic for a given seed).
     Train {
         /// Labelled JSON Lines files.
-        #[arg(long = "data", default_values = ["data/corpus/train-a.jsonl", "data/corpus/train-b.jsonl", "data/corpus/train-c.jsonl", "data/corpus/train-d.jsonl", "data/corpus/train-e.jsonl"])]
+        #[arg(long = "data", default_values = ["data/corpus/train-a.jsonl", "data/corpus/train-b.jsonl", "data/corpus/train-c.jsonl", "data/corpus/train-d.jsonl", "data/corpus/train-e.jsonl", "data/corpus/train-f.jsonl"])]
         data: Vec<PathBuf>,
         /// Also learn from the corrections operators made in the deployment of this configuration.
         #[arg(long, requires = "config")]
