@@ -71,6 +71,15 @@ pub struct InitialDeadlines {
     pub redirect: Option<DateTime<Utc>>,
 }
 
+/// Tells an organisation it now co-executes an incident.
+fn co_executor_notice(id: Id, org: &str) -> NewNotification {
+    NewNotification {
+        kind: "co_executor_added".into(),
+        org: Some(org.to_string()),
+        text: format!("№ {id}: вашу организацию привлекли соисполнителем"),
+    }
+}
+
 /// The new due instants of one unfinished incident, or `None` when nothing moves.
 fn recomputed(catalog: &Catalog, r: &crate::store::DeadlineRow) -> Option<crate::store::DeadlineUpdate> {
     let due = |start| {
@@ -1079,6 +1088,23 @@ impl Workflow {
                     ),
                 };
                 self.route_to(actor, &catalog, &mut after, &org)?;
+                // Taking routing's suggestion takes the rule's co-executors with it.
+                if from_routing
+                    && let Some(d) = catalog.suggest_route(
+                        after.category.as_deref(),
+                        after.territory.as_deref(),
+                        after.channel,
+                        after.kind,
+                    )
+                    && d.org == org
+                {
+                    for co in d.co_executors.into_iter().filter(|c| *c != org) {
+                        if !after.co_orgs.contains(&co) && after.co_orgs.len() < MAX_CO_EXECUTORS {
+                            notifications.push(co_executor_notice(id, &co));
+                            after.co_orgs.push(co);
+                        }
+                    }
+                }
                 note = match (from_routing, n, &before.route_note) {
                     (true, None, Some(why)) => Some(format!("routing: {why}")),
                     (_, n, _) => n,
@@ -1341,12 +1367,8 @@ impl Workflow {
                 if before.co_orgs.len() >= MAX_CO_EXECUTORS {
                     return Err(DomainError::Validation(format!("at most {MAX_CO_EXECUTORS} co-executors")));
                 }
-                after.co_orgs.push(org.clone());
-                notifications.push(NewNotification {
-                    kind: "co_executor_added".into(),
-                    org: Some(org),
-                    text: format!("№ {id}: вашу организацию привлекли соисполнителем"),
-                });
+                notifications.push(co_executor_notice(id, &org));
+                after.co_orgs.push(org);
                 note = n;
             }
             Command::RemoveCoExecutor { org } => {

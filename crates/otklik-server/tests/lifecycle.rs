@@ -336,6 +336,23 @@ async fn routing_suggests_an_organisation_and_assign_takes_it() {
     let (_, v) = app.post(&admin, "/api/v1/messages", m).await;
     let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{}", v["incident_id"])).await;
     assert_eq!(card["incident"]["suggested_org"], "lipetsk-roads-agency");
+    // A rule's co-executors come with its organisation when assign takes the suggestion.
+    let rule = json!({"code": "gryazi-roads", "category": "roads", "territory": "gryazinsky",
+        "org": "lipetsk-roads-agency", "co_executors": ["adm-gryazinsky"]});
+    let (s, v) = app.call(&admin, reqwest::Method::PUT, "/api/v1/routing-rules/gryazi-roads", Some(rule)).await;
+    assert_eq!(s, 200, "{v}");
+    let mut m = message("route-5", Some("gryazinsky"));
+    m["category"] = json!("roads.surface.potholes");
+    let (_, v) = app.post(&admin, "/api/v1/messages", m).await;
+    let (s, inc) = app.act(&admin, v["incident_id"].as_i64().unwrap(), json!({"action": "assign"})).await;
+    assert_eq!(s, 200, "{inc}");
+    assert_eq!(
+        (inc["org"].as_str(), inc["co_orgs"].clone()),
+        (Some("lipetsk-roads-agency"), json!(["adm-gryazinsky"]))
+    );
+    let head = app.token("head-gryazi").await;
+    let (_, notes) = app.get(&head, "/api/v1/notifications").await;
+    assert!(notes.as_array().unwrap().iter().any(|n| n["kind"] == "co_executor_added"), "{notes}");
     let bad = json!({"code": "bad", "org": "nobody"});
     let (s, e) = app.call(&admin, reqwest::Method::PUT, "/api/v1/routing-rules/bad", Some(bad)).await;
     assert_eq!((s.as_u16(), e["error"]["code"].as_str()), (422, Some("invalid_reference")));
