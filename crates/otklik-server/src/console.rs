@@ -24,6 +24,7 @@ use otklik_core::workflow::{Catalog, Command};
 use serde::Deserialize;
 
 mod admin_forms;
+mod calendar_form;
 
 use crate::api::ListParams;
 use crate::app::AppState;
@@ -47,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/grants", post(admin_forms::grants))
         .route("/admin/edit/{what}", get(admin_forms::edit_page).post(admin_forms::save))
         .route("/admin/edit/{what}/delete", post(admin_forms::remove))
+        .route("/admin/calendar/{year}", get(calendar_form::edit_page).post(calendar_form::save))
+        .route("/admin/calendar/{year}/restore", post(calendar_form::restore))
         .route("/admin/templates", post(admin_forms::create_template))
         .route("/admin/templates/{id}", post(admin_forms::update_template))
         .route("/admin/templates/{id}/delete", post(admin_forms::delete_template))
@@ -1470,6 +1473,8 @@ struct AdminPage {
     years: String,
     /// Years stored in the database (edited by an administrator); the others are embedded.
     stored_years: String,
+    /// Years an administrator may open for editing: each known one and the year after the last.
+    calendar_links: Vec<i32>,
     rejects: Vec<(String, String, String, String)>,
 }
 
@@ -1727,6 +1732,13 @@ async fn render_admin(
         topics,
         rules,
         policies,
+        calendar_links: {
+            let mut v: Vec<i32> = calendar_years.iter().map(|y| y.year.year).collect();
+            if let Some(last) = v.iter().max().copied() {
+                v.push(last + 1);
+            }
+            v
+        },
         years,
         stored_years,
         rejects,

@@ -506,3 +506,43 @@ async fn the_calendar_and_reload_are_described_in_openapi() {
         assert!(schemas.contains_key(name), "{r} does not resolve");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_edits_a_calendar_year_in_the_console() {
+    let app = TestApp::start().await;
+    let admin = app.token("admin").await;
+    let id = app.ingest(&admin, "cal-console-1", Some("gryazinsky")).await;
+    assert_eq!(first_answer_due(&app, &admin, id).await, "2026-03-02T15:00:00Z");
+    let b = common::Browser::login(&app, "admin").await;
+    let (s, page) = b.get("/admin").await;
+    assert_eq!(s, 200);
+    assert!(page.contains(r#"<a href="/admin/calendar/2026">2026</a>"#), "the admin page links each year");
+    let (s, form) = b.get("/admin/calendar/2026").await;
+    assert_eq!(s, 200);
+    assert!(form.contains("Сейчас действует встроенный календарь") && form.contains("year = 2026"));
+    let csrf = common::Browser::csrf(&form);
+    // A broken text is refused with its line, and nothing is stored.
+    let broken = EMBEDDED_2026.replace("    \"2026-03-09\", # from Sun", "    \"2026-03-32\", # from Sun");
+    let (s, _, page) = b.form("/admin/calendar/2026", &[("_csrf", &csrf), ("text", &broken)]).await;
+    assert_eq!(s, 422);
+    let line = line_of(&broken, "2026-03-32");
+    assert!(page.contains(&format!("Календарь не сохранён: ошибка в тексте (строка {line})")), "{page}");
+    assert_eq!(origins(&app.get(&admin, "/api/v1/calendar").await.1)[1], (2026, "embedded".to_string()));
+    // Without the session's token: refused.
+    let (s, _, _) = b.form("/admin/calendar/2026", &[("_csrf", "forged"), ("text", &edited_2026())]).await;
+    assert_eq!(s, 403);
+    // Saved: stored, the deadlines are recomputed, and the built-in year can be restored.
+    let (s, location, _) = b.form("/admin/calendar/2026", &[("_csrf", &csrf), ("text", &edited_2026())]).await;
+    assert_eq!((s.as_u16(), location.as_str()), (303, "/admin?saved=calendar#calendar"));
+    let r = recomputed(&app, &app.base, &admin, 1).await;
+    assert_eq!(r["moved"], 1, "{r}");
+    assert_eq!(first_answer_due(&app, &admin, id).await, "2026-03-03T06:00:00Z");
+    let (_, form) = b.get("/admin/calendar/2026").await;
+    assert!(form.contains("хранится в базе") && form.contains("Вернуть встроенный календарь"));
+    let (s, _, _) = b.form("/admin/calendar/2026/restore", &[("_csrf", &csrf)]).await;
+    assert_eq!(s, 303);
+    assert_eq!(origins(&app.get(&admin, "/api/v1/calendar").await.1)[1], (2026, "embedded".to_string()));
+    // Only administrators.
+    let curator = common::Browser::login(&app, "curator-lipetsk").await;
+    assert_eq!(curator.get("/admin/calendar/2026").await.0, 403);
+}
