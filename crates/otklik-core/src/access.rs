@@ -305,6 +305,7 @@ mod tests {
             registration_due: None,
             redirect_due: None,
             extended_at: None,
+            paused_seconds: 0,
             co_orgs: vec![],
             tags: vec![],
             version: 1,

@@ -355,6 +355,10 @@ pub struct Incident {
     /// When the one extension of the answer deadline was granted.
     #[serde(default)]
     pub extended_at: Option<DateTime<Utc>>,
+    /// Seconds spent waiting for the citizen since the current clock started; recomputation adds
+    /// them to the due instants, as resuming did.
+    #[serde(default)]
+    pub paused_seconds: i64,
     /// Organisations that co-execute (the lead is `org`): they see the incident and add their
     /// contributions; the lead answers.
     #[serde(default)]

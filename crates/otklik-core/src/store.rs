@@ -170,6 +170,8 @@ pub struct DeadlineRow {
     pub redirect_due: Option<DateTime<Utc>>,
     /// Whether the one extension was granted.
     pub extended: bool,
+    /// Time waited for the citizen since the current clock started.
+    pub paused_seconds: i64,
     pub deadline_policy: Option<String>,
     pub warned_due: Option<DateTime<Utc>>,
     pub breached_due: Option<DateTime<Utc>>,

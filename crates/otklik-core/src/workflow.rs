@@ -107,6 +107,12 @@ fn recomputed(catalog: &Catalog, r: &crate::store::DeadlineRow) -> Option<crate:
             resolution = Some(after);
         }
     }
+    // Waiting for the citizen since the clock started does not count, as when resuming.
+    let paused = chrono::Duration::seconds(r.paused_seconds.max(0));
+    if r.first_answered_at.is_none() {
+        first = first.map(|d| d + paused);
+    }
+    resolution = resolution.map(|d| d + paused);
     if r.extended
         && let (Some(res), Some(ext)) = (resolution, policy.and_then(|p| p.extension))
     {
@@ -1125,6 +1131,7 @@ impl Workflow {
                     after.first_answer_due = d.first;
                     after.resolution_due = d.resolution;
                     after.clock_started_at = Some(now);
+                    after.paused_seconds = 0;
                 }
                 // A formal appeal must reach the competent body within its term (59-ФЗ): a late
                 // redirect is still made, and the history says it was late.
@@ -1243,6 +1250,8 @@ impl Workflow {
                 let clock = catalog.clockwork(after.territory.as_deref(), after.org.as_deref());
                 if after.first_answered_at.is_none() {
                     after.first_answered_at = Some(now);
+                    // The final answer's clock starts now: earlier waiting no longer shifts it.
+                    after.paused_seconds = 0;
                     after.first_answer_seconds = Some((now - after.created_at).num_seconds());
                     after.first_answer_working_seconds = Some(clock.working_seconds(after.created_at, now));
                 }
@@ -1287,6 +1296,7 @@ impl Workflow {
                     after.first_answer_due = after.first_answer_due.map(|d| d + waited);
                     after.resolution_due = after.resolution_due.map(|d| d + waited);
                     after.paused_at = None;
+                    after.paused_seconds += waited.num_seconds();
                 }
                 note = n;
             }

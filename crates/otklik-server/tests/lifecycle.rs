@@ -550,6 +550,16 @@ async fn waiting_for_the_citizen_pauses_deadlines_and_closes_after_three_days() 
     let (s, inc) = app.act(&executor, id, json!({"action": "resume", "note": "житель ответил"})).await;
     assert_eq!((s.as_u16(), inc["status"].as_str()), (200, Some("in_work")));
     assert_eq!(inc["first_answer_due"], "2026-03-03T15:00:00Z");
+    assert_eq!(inc["paused_seconds"], 24 * 3600);
+    // Recomputing keeps the pause: nothing moves, and after a policy change the new deadline
+    // is shifted by the same day.
+    assert_eq!(app.workflow.recompute_deadlines(10).await.unwrap(), 0);
+    let social = json!({"code": "social", "channels": ["vk", "ok", "telegram", "max"], "first_answer": "4wh",
+        "final_after_intermediate": "7wd"});
+    app.call(&admin, reqwest::Method::PUT, "/api/v1/deadline-policies/social", Some(social)).await;
+    assert_eq!(app.workflow.recompute_deadlines(10).await.unwrap(), 1);
+    let (_, card) = app.get(&admin, &format!("/api/v1/incidents/{id}")).await;
+    assert_eq!(card["incident"]["first_answer_due"], "2026-03-03T10:00:00Z", "13:00 MSK + the day waited");
 
     // Asked again and no reply for three days: closed by the sweep.
     app.act(&executor, id, json!({"action": "ask_citizen", "question": "Пришлите фото"})).await;

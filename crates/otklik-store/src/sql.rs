@@ -146,7 +146,7 @@ const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, muni
      sentiment, confidence, channel, source, summary, created_at, updated_at, first_answer_due, resolution_due, \
      first_answered_at, closed_at, rating, first_answer_seconds, first_answer_working_seconds, closure_seconds, \
      closure_working_seconds, deadline_policy, paused_at, warned_due, breached_due, escalation_level, tags, \
-     clock_started_at, registration_due, redirect_due, extended_at, co_orgs, version";
+     clock_started_at, registration_due, redirect_due, extended_at, co_orgs, paused_seconds, version";
 
 fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
     let status: String = get(r, "status")?;
@@ -194,6 +194,7 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
         redirect_due: opt_at(get(r, "redirect_due")?),
         extended_at: opt_at(get(r, "extended_at")?),
         co_orgs: from_json(&get::<String>(r, "co_orgs")?),
+        paused_seconds: get(r, "paused_seconds")?,
         tags: from_json(&tags),
         version: get(r, "version")?,
     })
@@ -207,13 +208,14 @@ const DEADLINE_PACK: &str = "CAST(id AS TEXT) || '|' || CAST(version AS TEXT) ||
      || '|' || COALESCE(CAST(first_answer_due AS TEXT), '') || '|' || COALESCE(CAST(resolution_due AS TEXT), '') \
      || '|' || COALESCE(CAST(registration_due AS TEXT), '') || '|' || COALESCE(CAST(redirect_due AS TEXT), '') \
      || '|' || COALESCE(CAST(extended_at AS TEXT), '') || '|' || COALESCE(deadline_policy, '') \
-     || '|' || COALESCE(CAST(warned_due AS TEXT), '') || '|' || COALESCE(CAST(breached_due AS TEXT), '')";
+     || '|' || COALESCE(CAST(warned_due AS TEXT), '') || '|' || COALESCE(CAST(breached_due AS TEXT), '') \
+     || '|' || CAST(paused_seconds AS TEXT)";
 
 /// Unpacks one `DEADLINE_PACK` value.
 fn deadline_row(p: &str) -> Result<DeadlineRow, StoreError> {
     let bad = || corrupt("deadline row", p);
     let f: Vec<&str> = p.split('|').collect();
-    if f.len() != 20 {
+    if f.len() != 21 {
         return Err(bad());
     }
     let int = |s: &str| s.parse::<i64>().map_err(|_| bad());
@@ -241,6 +243,7 @@ fn deadline_row(p: &str) -> Result<DeadlineRow, StoreError> {
         deadline_policy: text(f[17]),
         warned_due: opt_ms(f[18])?,
         breached_due: opt_ms(f[19])?,
+        paused_seconds: int(f[20])?,
     })
 }
 
@@ -1718,7 +1721,7 @@ impl Store for SqlStore {
              closure_working_seconds = $27, deadline_policy = $28, warned_due = $29, breached_due = $30, \
              next_warn = $31, next_breach = $32, paused_at = $33, escalation_level = $34, next_escalation = $35, \
              clock_started_at = $36, registration_due = $37, redirect_due = $38, extended_at = $39, co_orgs = $40, \
-             version = version + 1 WHERE id = $41 AND version = $42",
+             paused_seconds = $41, version = version + 1 WHERE id = $42 AND version = $43",
         )
         .bind(i.status.as_str())
         .bind(i.kind.map(|k| k.as_str()))
@@ -1760,6 +1763,7 @@ impl Store for SqlStore {
         .bind(i.redirect_due.map(ms))
         .bind(i.extended_at.map(ms))
         .bind(to_json(&i.co_orgs))
+        .bind(i.paused_seconds)
         .bind(i.id)
         .bind(change.expected_version)
         .execute(&mut *tx)
