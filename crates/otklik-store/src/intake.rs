@@ -125,7 +125,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             "INSERT INTO incidents (id, status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
              updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
-             registration_due, redirect_due, version) VALUES ",
+             registration_due, redirect_due, next_alarm, version) VALUES ",
         );
         let mut msg = Sql::for_backend(backend);
         msg.push(
@@ -171,7 +171,8 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             let warn = due_at.map(|d| ms(j.now + (d - j.now.min(d)) * 4 / 5)).unwrap_or(i64::MAX);
             inc.push(", ").bind(Bind::I(next)).push(", ").bind(Bind::I(warn)).push(", ").bind(Bind::I(next));
             inc.push(", ").bind(Bind::S(to_json(&j.seed.tags)));
-            inc.push(", ").bind(due(j.seed.registration_due)).push(", ").bind(due(j.seed.redirect_due)).push(", 1)");
+            inc.push(", ").bind(due(j.seed.registration_due)).push(", ").bind(due(j.seed.redirect_due));
+            inc.push(", ").bind(Bind::I(crate::sql::alarm(warn, next))).push(", 1)");
 
             msg.push(sep);
             msg.bind(Bind::I(mid)).push(", ").bind(Bind::I(iid)).push(", ");

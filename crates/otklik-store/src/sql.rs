@@ -70,6 +70,16 @@ where
     row.try_get(column).map_err(|e| StoreError::Backend(e.to_string()))
 }
 
+/// A due instant as an index key: never (`None`) sorts last.
+pub(crate) fn key_ms(t: Option<DateTime<Utc>>) -> i64 {
+    t.map(ms).unwrap_or(i64::MAX)
+}
+
+/// The sweeps' one indexed instant (`next_alarm`): the earlier of the warning and the breach.
+pub(crate) fn alarm(warn: i64, breach: i64) -> i64 {
+    warn.min(breach)
+}
+
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Backend(format!("unreadable {what} `{v}` in the database"))
 }
@@ -1298,7 +1308,8 @@ impl Store for SqlStore {
 
     async fn due_warnings(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_warn <= $1 ORDER BY next_warn, id LIMIT $2"
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_alarm <= $1 AND next_warn <= $1 \
+             ORDER BY next_alarm, id LIMIT $2"
         )))
         .bind(ms(now))
         .bind(i64::from(limit))
@@ -1648,7 +1659,8 @@ impl Store for SqlStore {
 
     async fn due_breaches(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_breach < $1 ORDER BY next_breach, id LIMIT $2"
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_alarm < $1 AND next_breach < $1 \
+             ORDER BY next_alarm, id LIMIT $2"
         )))
         .bind(ms(now))
         .bind(i64::from(limit))
@@ -1689,9 +1701,9 @@ impl Store for SqlStore {
             sql.push(
                 "UPDATE incidents SET first_answer_due = v.column3, resolution_due = v.column4, \
                  next_due = v.column5, next_warn = v.column6, next_breach = v.column7, registration_due = v.column8, \
-                 redirect_due = v.column9 FROM (VALUES ",
+                 redirect_due = v.column9, next_alarm = v.column10 FROM (VALUES ",
             );
-            let key = |t: Option<DateTime<Utc>>| Bind::I(t.map(ms).unwrap_or(i64::MAX));
+            let key = |t: Option<DateTime<Utc>>| Bind::I(key_ms(t));
             let opt = |t: Option<DateTime<Utc>>| t.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
             for (n, u) in chunk.iter().enumerate() {
                 sql.push(if n == 0 { "(" } else { ", (" });
@@ -1699,6 +1711,7 @@ impl Store for SqlStore {
                 sql.bind(opt(u.first_answer_due)).push(", ").bind(opt(u.resolution_due)).push(", ");
                 sql.bind(key(u.next_due)).push(", ").bind(key(u.next_warn)).push(", ").bind(key(u.next_breach));
                 sql.push(", ").bind(opt(u.registration_due)).push(", ").bind(opt(u.redirect_due));
+                sql.push(", ").bind(Bind::I(alarm(key_ms(u.next_warn), key_ms(u.next_breach))));
                 sql.push(")");
             }
             sql.push(") AS v WHERE incidents.id = v.column1 AND incidents.version = v.column2");
@@ -1721,7 +1734,7 @@ impl Store for SqlStore {
              closure_working_seconds = $27, deadline_policy = $28, warned_due = $29, breached_due = $30, \
              next_warn = $31, next_breach = $32, paused_at = $33, escalation_level = $34, next_escalation = $35, \
              clock_started_at = $36, registration_due = $37, redirect_due = $38, extended_at = $39, co_orgs = $40, \
-             paused_seconds = $41, version = version + 1 WHERE id = $42 AND version = $43",
+             paused_seconds = $41, next_alarm = $42, version = version + 1 WHERE id = $43 AND version = $44",
         )
         .bind(i.status.as_str())
         .bind(i.kind.map(|k| k.as_str()))
@@ -1764,6 +1777,7 @@ impl Store for SqlStore {
         .bind(i.extended_at.map(ms))
         .bind(to_json(&i.co_orgs))
         .bind(i.paused_seconds)
+        .bind(alarm(unfinished_key(i, i.next_warning()), unfinished_key(i, i.next_breach())))
         .bind(i.id)
         .bind(change.expected_version)
         .execute(&mut *tx)
@@ -2013,8 +2027,8 @@ impl Store for SqlStore {
             "INSERT INTO incidents (status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
              updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
-             registration_due, redirect_due, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, 1) RETURNING id",
+             registration_due, redirect_due, next_alarm, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, 1) RETURNING id",
         )
         .bind(Status::New.as_str())
         .bind(c.kind.map(|k| k.as_str()))
@@ -2043,6 +2057,7 @@ impl Store for SqlStore {
         .bind(to_json(&seed.tags))
         .bind(seed.registration_due.map(ms))
         .bind(seed.redirect_due.map(ms))
+        .bind(alarm(warn, next))
         .fetch_one(&mut *tx)
         .await
         .map_err(backend_error)?;
