@@ -285,7 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = setup::open_store(&config.database.url, &reference).await?;
             let wf = setup::workflow(store, Arc::new(SystemClock), None).await?;
             let started = std::time::Instant::now();
-            let n = wf.recompute_deadlines(2000).await?;
+            let n = wf.recompute_deadlines(crate::reload::RECOMPUTE_BATCH).await?;
             eprintln!(
                 "otklik: recomputed the deadlines of {n} incident(s) in {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -300,7 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = setup::open_store(&config.database.url, &read.data).await?;
             let wf = setup::workflow(store, Arc::new(SystemClock), None).await?;
             let report = wf.replace_reference(&read.data, read.calendar.as_deref()).await?;
-            let n = wf.recompute_deadlines(2000).await?;
+            let n = wf.recompute_deadlines(crate::reload::RECOMPUTE_BATCH).await?;
             eprintln!(
                 "otklik: reference data replaced ({} territories, {} organisations, {} categories, {} sources, \
                  {} routing rules, {} deadline policies{}); deadlines of {n} incident(s) moved",

@@ -17,6 +17,7 @@ use otklik_core::Store;
 use otklik_core::model::{Author, Channel, Grant, NewMessage, NewUser, Role};
 use otklik_core::workflow::{IntakeHints, SystemClock};
 use otklik_server::app::{AppState, Settings};
+use otklik_server::reload::RECOMPUTE_BATCH;
 use otklik_server::{auth, refdata, setup};
 
 #[derive(Debug, Parser)]
@@ -291,7 +292,7 @@ async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::
     let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock), None).await?;
     // First nothing changed: every unfinished incident is read and recomputed, none written.
     let t = Instant::now();
-    let n = wf.recompute_deadlines(5000).await?;
+    let n = wf.recompute_deadlines(RECOMPUTE_BATCH).await?;
     println!(
         "recompute deadlines, nothing changed: {incidents} incidents checked, {n} written, in {:.2} s",
         t.elapsed().as_secs_f64()
@@ -305,7 +306,7 @@ async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::
     let read_all = || async {
         let (mut rows, mut after) = (Vec::new(), 0);
         loop {
-            let page = server.store.open_deadline_rows(after, 5000).await?;
+            let page = server.store.open_deadline_rows(after, RECOMPUTE_BATCH).await?;
             let Some(last) = page.last() else { break };
             after = last.id;
             rows.extend(page);
@@ -320,7 +321,7 @@ async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::
     let compute = t.elapsed().as_secs_f64();
     drop(rows);
     let t = Instant::now();
-    let n = wf.recompute_deadlines(5000).await?;
+    let n = wf.recompute_deadlines(RECOMPUTE_BATCH).await?;
     println!(
         "recompute deadlines after a policy change: {incidents} incidents checked, {n} written, in {:.2} s \
          (alone: reading {read:.2} s, computing {compute:.2} s for {moving} moving)",
@@ -334,7 +335,7 @@ async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::
     let updates = wf.catalog().deadline_updates(&read_all().await?);
     let t = Instant::now();
     let mut written = 0;
-    for page in updates.chunks(5000) {
+    for page in updates.chunks(RECOMPUTE_BATCH as usize) {
         written += server.store.update_deadlines(page).await?;
     }
     println!("writing alone: {written} moved deadlines in {:.2} s", t.elapsed().as_secs_f64());
