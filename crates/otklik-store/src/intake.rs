@@ -159,16 +159,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             let due = |d: Option<DateTime<Utc>>| d.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
             inc.push(", ").bind(due(j.seed.first_answer_due)).push(", ").bind(due(j.seed.resolution_due));
             inc.push(", ").bind(opt(j.seed.deadline_policy.clone()));
-            let due_at = otklik_core::model::current_due(
-                true,
-                j.seed.registration_due,
-                None,
-                j.seed.first_answer_due,
-                j.seed.resolution_due,
-            );
-            let next = due_at.map(ms).unwrap_or(i64::MAX);
-            // Warn at 80 % of the time from capture to the deadline.
-            let warn = due_at.map(|d| ms(j.now + (d - j.now.min(d)) * 4 / 5)).unwrap_or(i64::MAX);
+            let (next, warn) = crate::sql::new_incident_keys(&j.seed, j.now);
             inc.push(", ").bind(Bind::I(next)).push(", ").bind(Bind::I(warn)).push(", ").bind(Bind::I(next));
             inc.push(", ").bind(Bind::S(to_json(&j.seed.tags)));
             inc.push(", ").bind(due(j.seed.registration_due)).push(", ").bind(due(j.seed.redirect_due));

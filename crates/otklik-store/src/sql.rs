@@ -75,6 +75,14 @@ pub(crate) fn key_ms(t: Option<DateTime<Utc>>) -> i64 {
     t.map(ms).unwrap_or(i64::MAX)
 }
 
+/// The deadline keys of a new incident opened at `at` (`next_due`, `next_warn`): its first due
+/// instant, and the warning at 80 % of the time to it.
+pub(crate) fn new_incident_keys(seed: &IncidentSeed, at: DateTime<Utc>) -> (i64, i64) {
+    let due =
+        otklik_core::model::current_due(true, seed.registration_due, None, seed.first_answer_due, seed.resolution_due);
+    (key_ms(due), key_ms(due.map(|d| at + (d - at.min(d)) * 4 / 5)))
+}
+
 /// The sweeps' one indexed instant (`next_alarm`): the earlier of the warning and the breach.
 pub(crate) fn alarm(warn: i64, breach: i64) -> i64 {
     warn.min(breach)
@@ -580,15 +588,25 @@ impl SqlStore {
     }
 }
 
-#[async_trait]
-impl Store for SqlStore {
-    async fn upsert_territory(&self, t: &Territory) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO territories (code, name, full_name, level, parent, zone, oktmo, aliases) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
-             full_name = excluded.full_name, level = excluded.level, parent = excluded.parent, \
-             zone = excluded.zone, oktmo = excluded.oktmo, aliases = excluded.aliases",
-        )
+/// An insert statement and the same statement as an upsert (`ON CONFLICT …`), both literals.
+macro_rules! insert_or_upsert {
+    ($insert:literal, $conflict:literal) => {
+        ($insert, concat!($insert, " ", $conflict))
+    };
+}
+
+/// The insert of one territory, and the same as an upsert.
+const TERRITORY_SQL: (&str, &str) = insert_or_upsert!(
+    "INSERT INTO territories (code, name, full_name, level, parent, zone, oktmo, aliases) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    "ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+         full_name = excluded.full_name, level = excluded.level, parent = excluded.parent, \
+         zone = excluded.zone, oktmo = excluded.oktmo, aliases = excluded.aliases"
+);
+
+/// Writes one territory: an insert, or with `upsert` one that replaces the record with its key.
+pub(crate) fn territory_write(t: &Territory, upsert: bool) -> Query<'_, Any, AnyArguments> {
+    sqlx::query(if upsert { TERRITORY_SQL.1 } else { TERRITORY_SQL.0 })
         .bind(&t.code)
         .bind(&t.name)
         .bind(&t.full_name)
@@ -597,9 +615,104 @@ impl Store for SqlStore {
         .bind(&t.zone)
         .bind(t.oktmo.clone())
         .bind(to_json(&t.aliases))
-        .execute(&self.pool)
-        .await
-        .map_err(backend_error)?;
+}
+
+/// The insert of one organisation, and the same as an upsert.
+const ORGANISATION_SQL: (&str, &str) = insert_or_upsert!(
+    "INSERT INTO organisations (code, name, kind, territory, parent, sectors, working_hours) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    "ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+         kind = excluded.kind, territory = excluded.territory, parent = excluded.parent, \
+         sectors = excluded.sectors, working_hours = excluded.working_hours"
+);
+
+/// Writes one organisation: an insert, or with `upsert` one that replaces the record with its key.
+pub(crate) fn organisation_write(o: &Organisation, upsert: bool) -> Query<'_, Any, AnyArguments> {
+    sqlx::query(if upsert { ORGANISATION_SQL.1 } else { ORGANISATION_SQL.0 })
+        .bind(&o.code)
+        .bind(&o.name)
+        .bind(o.kind.as_str())
+        .bind(&o.territory)
+        .bind(o.parent.clone())
+        .bind(to_json(&o.sectors))
+        .bind(o.working_hours.clone())
+}
+
+/// The insert of one category, and the same as an upsert.
+const CATEGORY_SQL: (&str, &str) = insert_or_upsert!(
+    "INSERT INTO categories (code, name, photo_required, form_days) VALUES ($1, $2, $3, $4) \
+        ",
+    "ON CONFLICT (code) DO UPDATE SET name = excluded.name, photo_required = excluded.photo_required, \
+         form_days = excluded.form_days"
+);
+
+/// Writes one category: an insert, or with `upsert` one that replaces the record with its key.
+pub(crate) fn category_write(c: &Category, upsert: bool) -> Query<'_, Any, AnyArguments> {
+    sqlx::query(if upsert { CATEGORY_SQL.1 } else { CATEGORY_SQL.0 })
+        .bind(&c.code)
+        .bind(&c.name)
+        .bind(c.photo_required as i64)
+        .bind(c.form_days.map(i64::from))
+}
+
+/// The insert of one source, and the same as an upsert.
+const SOURCE_SQL: (&str, &str) = insert_or_upsert!(
+    "INSERT INTO sources (channel, key, name, territory, org) VALUES ($1, $2, $3, $4, $5) \
+        ",
+    "ON CONFLICT (channel, key) DO UPDATE SET name = excluded.name, territory = excluded.territory, \
+         org = excluded.org"
+);
+
+/// Writes one source: an insert, or with `upsert` one that replaces the record with its key.
+pub(crate) fn source_write(s: &Source, upsert: bool) -> Query<'_, Any, AnyArguments> {
+    sqlx::query(if upsert { SOURCE_SQL.1 } else { SOURCE_SQL.0 })
+        .bind(s.channel.as_str())
+        .bind(&s.key)
+        .bind(&s.name)
+        .bind(s.territory.clone())
+        .bind(s.org.clone())
+}
+
+/// The insert of one routing rule, and the same as an upsert.
+const ROUTING_RULE_SQL: (&str, &str) = insert_or_upsert!(
+    "INSERT INTO routing_rules (code, category, territory, channel, kind, org, co_executors, priority) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    "ON CONFLICT (code) DO UPDATE SET category = excluded.category, \
+         territory = excluded.territory, channel = excluded.channel, kind = excluded.kind, org = excluded.org, \
+         co_executors = excluded.co_executors, priority = excluded.priority"
+);
+
+/// Writes one routing rule: an insert, or with `upsert` one that replaces the record with its key.
+pub(crate) fn routing_rule_write(r: &otklik_core::routing::RoutingRule, upsert: bool) -> Query<'_, Any, AnyArguments> {
+    sqlx::query(if upsert { ROUTING_RULE_SQL.1 } else { ROUTING_RULE_SQL.0 })
+        .bind(&r.code)
+        .bind(r.category.clone())
+        .bind(r.territory.clone())
+        .bind(r.channel.map(|c| c.as_str()))
+        .bind(r.kind.map(|k| k.as_str()))
+        .bind(&r.org)
+        .bind(to_json(&r.co_executors))
+        .bind(i64::from(r.priority))
+}
+
+/// The insert of one deadline policy, and the same as an upsert.
+const DEADLINE_POLICY_SQL: (&str, &str) = insert_or_upsert!(
+    "INSERT INTO deadline_policies (code, body) VALUES ($1, $2)",
+    "ON CONFLICT (code) DO UPDATE SET body = excluded.body"
+);
+
+/// Writes one deadline policy: an insert, or with `upsert` one that replaces the record with its key.
+pub(crate) fn deadline_policy_write(
+    p: &otklik_core::deadlines::DeadlinePolicy,
+    upsert: bool,
+) -> Query<'_, Any, AnyArguments> {
+    sqlx::query(if upsert { DEADLINE_POLICY_SQL.1 } else { DEADLINE_POLICY_SQL.0 }).bind(&p.code).bind(to_json(p))
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn upsert_territory(&self, t: &Territory) -> Result<(), StoreError> {
+        territory_write(t, true).execute(&self.pool).await.map_err(backend_error)?;
         Ok(())
     }
 
@@ -629,22 +742,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_organisation(&self, o: &Organisation) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO organisations (code, name, kind, territory, parent, sectors, working_hours) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
-             kind = excluded.kind, territory = excluded.territory, parent = excluded.parent, \
-             sectors = excluded.sectors, working_hours = excluded.working_hours",
-        )
-        .bind(&o.code)
-        .bind(&o.name)
-        .bind(o.kind.as_str())
-        .bind(&o.territory)
-        .bind(o.parent.clone())
-        .bind(to_json(&o.sectors))
-        .bind(o.working_hours.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(backend_error)?;
+        organisation_write(o, true).execute(&self.pool).await.map_err(backend_error)?;
         Ok(())
     }
 
@@ -673,18 +771,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_category(&self, c: &Category) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO categories (code, name, photo_required, form_days) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (code) DO UPDATE SET name = excluded.name, photo_required = excluded.photo_required, \
-             form_days = excluded.form_days",
-        )
-        .bind(&c.code)
-        .bind(&c.name)
-        .bind(c.photo_required as i64)
-        .bind(c.form_days.map(i64::from))
-        .execute(&self.pool)
-        .await
-        .map_err(backend_error)?;
+        category_write(c, true).execute(&self.pool).await.map_err(backend_error)?;
         Ok(())
     }
 
@@ -706,19 +793,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_source(&self, s: &Source) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sources (channel, key, name, territory, org) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (channel, key) DO UPDATE SET name = excluded.name, territory = excluded.territory, \
-             org = excluded.org",
-        )
-        .bind(s.channel.as_str())
-        .bind(&s.key)
-        .bind(&s.name)
-        .bind(s.territory.clone())
-        .bind(s.org.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(backend_error)?;
+        source_write(s, true).execute(&self.pool).await.map_err(backend_error)?;
         Ok(())
     }
 
@@ -742,23 +817,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_routing_rule(&self, r: &otklik_core::routing::RoutingRule) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO routing_rules (code, category, territory, channel, kind, org, co_executors, priority) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (code) DO UPDATE SET category = excluded.category, \
-             territory = excluded.territory, channel = excluded.channel, kind = excluded.kind, org = excluded.org, \
-             co_executors = excluded.co_executors, priority = excluded.priority",
-        )
-        .bind(&r.code)
-        .bind(r.category.clone())
-        .bind(r.territory.clone())
-        .bind(r.channel.map(|c| c.as_str()))
-        .bind(r.kind.map(|k| k.as_str()))
-        .bind(&r.org)
-        .bind(to_json(&r.co_executors))
-        .bind(i64::from(r.priority))
-        .execute(&self.pool)
-        .await
-        .map_err(backend_error)?;
+        routing_rule_write(r, true).execute(&self.pool).await.map_err(backend_error)?;
         Ok(())
     }
 
@@ -798,14 +857,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_deadline_policy(&self, p: &otklik_core::deadlines::DeadlinePolicy) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO deadline_policies (code, body) VALUES ($1, $2) ON CONFLICT (code) DO UPDATE SET body = excluded.body",
-        )
-        .bind(&p.code)
-        .bind(to_json(p))
-        .execute(&self.pool)
-        .await
-        .map_err(backend_error)?;
+        deadline_policy_write(p, true).execute(&self.pool).await.map_err(backend_error)?;
         Ok(())
     }
 
@@ -2013,16 +2065,8 @@ impl Store for SqlStore {
             return Err(StoreError::Conflict("the message is the incident's only one".into()));
         }
         let (seed, c) = (&sp.seed, &sp.seed.classification);
-        let due_at = otklik_core::model::current_due(
-            true,
-            seed.registration_due,
-            None,
-            seed.first_answer_due,
-            seed.resolution_due,
-        );
-        let next = due_at.map(ms).unwrap_or(i64::MAX);
-        // Warn at 80 % of the time from the split to the deadline, as intake does from capture.
-        let warn = due_at.map(|d| ms(sp.at + (d - sp.at.min(d)) * 4 / 5)).unwrap_or(i64::MAX);
+        // Timed from the split, as intake times from capture.
+        let (next, warn) = new_incident_keys(seed, sp.at);
         let row = sqlx::query(
             "INSERT INTO incidents (status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \

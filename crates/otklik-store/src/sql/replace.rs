@@ -6,7 +6,10 @@ use otklik_core::reference::ReferenceData;
 use otklik_core::store::StoredCalendarYear;
 use sqlx::any::AnyRow;
 
-use super::{SqlStore, at, backend_error, get, ms, to_json};
+use super::{
+    SqlStore, at, backend_error, category_write, deadline_policy_write, get, ms, organisation_write,
+    routing_rule_write, source_write, territory_write,
+};
 
 fn calendar_row(r: &AnyRow) -> Result<StoredCalendarYear, StoreError> {
     let year: i64 = get(r, "year")?;
@@ -90,84 +93,15 @@ impl SqlStore {
                 .await
                 .map_err(backend_error)?;
         }
-        for t in &data.territories {
-            sqlx::query(
-                "INSERT INTO territories (code, name, full_name, level, parent, zone, oktmo, aliases) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&t.code)
-            .bind(&t.name)
-            .bind(&t.full_name)
-            .bind(t.level.as_str())
-            .bind(t.parent.clone())
-            .bind(&t.zone)
-            .bind(t.oktmo.clone())
-            .bind(to_json(&t.aliases))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
-        }
-        for o in &data.organisations {
-            sqlx::query(
-                "INSERT INTO organisations (code, name, kind, territory, parent, sectors, working_hours) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&o.code)
-            .bind(&o.name)
-            .bind(o.kind.as_str())
-            .bind(&o.territory)
-            .bind(o.parent.clone())
-            .bind(to_json(&o.sectors))
-            .bind(o.working_hours.clone())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
-        }
-        for c in &data.categories {
-            sqlx::query("INSERT INTO categories (code, name, photo_required, form_days) VALUES ($1, $2, $3, $4)")
-                .bind(&c.code)
-                .bind(&c.name)
-                .bind(c.photo_required as i64)
-                .bind(c.form_days.map(i64::from))
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_error)?;
-        }
-        for s in &data.sources {
-            sqlx::query("INSERT INTO sources (channel, key, name, territory, org) VALUES ($1, $2, $3, $4, $5)")
-                .bind(s.channel.as_str())
-                .bind(&s.key)
-                .bind(&s.name)
-                .bind(s.territory.clone())
-                .bind(s.org.clone())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_error)?;
-        }
-        for r in &data.routing {
-            sqlx::query(
-                "INSERT INTO routing_rules (code, category, territory, channel, kind, org, co_executors, priority) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&r.code)
-            .bind(r.category.clone())
-            .bind(r.territory.clone())
-            .bind(r.channel.map(|c| c.as_str()))
-            .bind(r.kind.map(|k| k.as_str()))
-            .bind(&r.org)
-            .bind(to_json(&r.co_executors))
-            .bind(i64::from(r.priority))
-            .execute(&mut *tx)
-            .await
-            .map_err(backend_error)?;
-        }
-        for p in &data.deadlines {
-            sqlx::query("INSERT INTO deadline_policies (code, body) VALUES ($1, $2)")
-                .bind(&p.code)
-                .bind(to_json(p))
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_error)?;
+        // Plain inserts: a code given twice in the new set fails the whole replacement.
+        let queries = (data.territories.iter().map(|t| territory_write(t, false)))
+            .chain(data.organisations.iter().map(|o| organisation_write(o, false)))
+            .chain(data.categories.iter().map(|c| category_write(c, false)))
+            .chain(data.sources.iter().map(|x| source_write(x, false)))
+            .chain(data.routing.iter().map(|r| routing_rule_write(r, false)))
+            .chain(data.deadlines.iter().map(|p| deadline_policy_write(p, false)));
+        for q in queries {
+            q.execute(&mut *tx).await.map_err(backend_error)?;
         }
         for y in calendar.unwrap_or_default() {
             insert_calendar_year(&mut *tx, y).await?;
