@@ -656,6 +656,76 @@ pub async fn co_executors_are_in_scope(s: &dyn Store) {
     assert!(sees(s.list_incidents(&q, &of("roads")).await.unwrap().items));
 }
 
+/// An organisation's queue merges the incidents it leads with those it co-executes, in the sort
+/// order, page after page, each once (also when the scope both leads and co-executes one).
+pub async fn organisation_queue_merges_co_executed(s: &dyn Store) {
+    // (lead, co-executors, hours to the deadline)
+    let plan: [(&str, &[&str], i64); 6] = [
+        ("q-ops", &[], 1),
+        ("q-x", &["q-ops"], 2),
+        ("q-ops", &["q-aux"], 3),
+        ("q-aux", &["q-ops"], 4),
+        ("q-x", &[], 5),
+        ("q-ops", &[], 6),
+    ];
+    let mut ids = vec![];
+    for (n, (lead, co, hours)) in plan.iter().enumerate() {
+        let mut sd = seed(Some("lip"), Some("yelets"));
+        sd.org = Some(lead.to_string());
+        sd.first_answer_due = Some(t0() + Duration::hours(100 + hours));
+        let at = t0() + Duration::minutes(n as i64);
+        let o = s.ingest(&message("orgq", &format!("oq-{n}"), "текст"), &sd, at).await.unwrap();
+        if !co.is_empty() {
+            let inc = s.incident(o.incident_id).await.unwrap().unwrap();
+            let with = Incident { co_orgs: co.iter().map(|c| c.to_string()).collect(), ..inc.clone() };
+            s.apply(&Change {
+                expected_version: inc.version,
+                incident: with,
+                answer: None,
+                notifications: vec![],
+                merge: None,
+                event: NewEvent {
+                    at,
+                    actor_id: None,
+                    actor: "u".into(),
+                    action: "add_co_executor".into(),
+                    changes: vec![FieldChange {
+                        field: "co_orgs".into(),
+                        before: serde_json::json!([]),
+                        after: serde_json::json!(co),
+                    }],
+                    note: None,
+                },
+            })
+            .await
+            .unwrap();
+        }
+        ids.push(o.incident_id);
+    }
+    let expect = |picks: &[usize]| picks.iter().map(|&n| ids[n]).collect::<Vec<_>>();
+    for (orgs, sort, expected) in [
+        (vec!["q-ops"], SortKey::DueAsc, expect(&[0, 1, 2, 3, 5])),
+        (vec!["q-ops", "q-aux"], SortKey::DueAsc, expect(&[0, 1, 2, 3, 5])),
+        (vec!["q-x"], SortKey::DueAsc, expect(&[1, 4])),
+        (vec!["q-ops"], SortKey::CreatedDesc, expect(&[5, 3, 2, 1, 0])),
+    ] {
+        let scope = ScopeFilter { orgs: orgs.iter().map(|o| o.to_string()).collect(), ..Default::default() };
+        let mut q = IncidentQuery { sort, limit: 2, ..Default::default() };
+        let mut seen = vec![];
+        loop {
+            let page = s.list_incidents(&q, &scope).await.unwrap();
+            assert!(page.items.len() <= 2);
+            seen.extend(page.items.iter().map(|i| i.id));
+            match page.next {
+                Some(c) => q.after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{orgs:?} by {sort:?}");
+        assert_eq!(s.count_incidents(&q, &scope).await.unwrap() as usize, expected.len());
+    }
+}
+
 /// Splitting moves one message into a new incident, with an event in each history and both
 /// versions moved, in one transaction; never the only message, another incident's message, from
 /// a finished incident, or over a stale version.
@@ -910,6 +980,7 @@ pub async fn run_all(s: Arc<dyn Store>) {
     overview_counts(&*s).await;
     merge_moves_messages(&*s).await;
     co_executors_are_in_scope(&*s).await;
+    organisation_queue_merges_co_executed(&*s).await;
     calendar_years_and_reference_replacement(&*s).await;
     split_moves_one_message(&*s).await;
     answer_templates_are_kept(&*s).await;

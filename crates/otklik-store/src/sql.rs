@@ -31,6 +31,17 @@ pub struct SqlStore {
     intake: tokio::sync::mpsc::Sender<crate::intake::Job>,
 }
 
+/// Which rows of a scope a statement reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ScopePart {
+    /// Everything the scope covers.
+    Whole,
+    /// Incidents in its territories or led by its organisations.
+    Direct,
+    /// Incidents its organisations co-execute and `Direct` does not hold.
+    CoExecutedOnly,
+}
+
 pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,
@@ -439,6 +450,12 @@ impl SqlStore {
 
     /// Restricts rows of `incidents` (aliased by `prefix`, e.g. `i.`) to a scope.
     fn scope(scope: &ScopeFilter, prefix: &str, sql: &mut Sql) {
+        Self::scope_part(scope, prefix, sql, ScopePart::Whole);
+    }
+
+    /// Restricts rows of `incidents` to a part of a scope. A lone condition is written bare: the
+    /// planner walks its column's index (`municipality, next_due`, …) only when no `OR` wraps it.
+    fn scope_part(scope: &ScopeFilter, prefix: &str, sql: &mut Sql, part: ScopePart) {
         if scope.all {
             return;
         }
@@ -446,27 +463,59 @@ impl SqlStore {
             sql.push(" AND 1=0");
             return;
         }
-        sql.push(" AND (1=0");
-        for col in ["region", "municipality", "territory"] {
-            let codes: Vec<String> =
-                scope.territories.iter().filter(|t| t.column() == col).map(|t| t.code.clone()).collect();
-            if !codes.is_empty() {
-                sql.push(&format!(" OR {prefix}{col} IN ")).bind_list(&codes);
-            }
-        }
-        if !scope.orgs.is_empty() {
-            sql.push(&format!(" OR {prefix}org IN ")).bind_list(&scope.orgs);
-            // Incidents the organisations co-execute.
-            sql.push(&format!(" OR {prefix}id IN (SELECT incident_id FROM incident_orgs WHERE org IN "))
+        let direct: Vec<(&str, Vec<String>)> = ["region", "municipality", "territory"]
+            .into_iter()
+            .map(|col| (col, scope.territories.iter().filter(|t| t.column() == col).map(|t| t.code.clone()).collect()))
+            .chain(std::iter::once(("org", scope.orgs.clone())))
+            .filter(|(_, codes): &(&str, Vec<String>)| !codes.is_empty())
+            .collect();
+        let co_executed = |sql: &mut Sql| {
+            sql.push(&format!(" {prefix}id IN (SELECT incident_id FROM incident_orgs WHERE org IN "))
                 .bind_list(&scope.orgs)
                 .push(")");
+        };
+        let terms = |sql: &mut Sql| {
+            for (n, (col, codes)) in direct.iter().enumerate() {
+                sql.push(if n == 0 { " " } else { " OR " });
+                sql.push(&format!("{prefix}{col} IN ")).bind_list(codes);
+            }
+        };
+        match part {
+            ScopePart::Whole if !scope.orgs.is_empty() => {
+                sql.push(" AND (");
+                terms(sql);
+                sql.push(" OR");
+                co_executed(sql);
+                sql.push(")");
+            }
+            ScopePart::Whole | ScopePart::Direct if direct.len() == 1 => {
+                sql.push(" AND");
+                terms(sql);
+            }
+            ScopePart::Whole | ScopePart::Direct => {
+                sql.push(" AND (");
+                terms(sql);
+                sql.push(")");
+            }
+            ScopePart::CoExecutedOnly => {
+                // Co-executed incidents the direct part does not already hold (a NULL column
+                // matches nothing there).
+                sql.push(" AND");
+                co_executed(sql);
+                sql.push(" AND NOT COALESCE((");
+                terms(sql);
+                sql.push("), FALSE)");
+            }
         }
-        sql.push(")");
     }
 
     fn filter(q: &IncidentQuery, scope: &ScopeFilter, sql: &mut Sql) {
+        Self::filter_part(q, scope, sql, ScopePart::Whole);
+    }
+
+    fn filter_part(q: &IncidentQuery, scope: &ScopeFilter, sql: &mut Sql, part: ScopePart) {
         sql.push(" WHERE 1=1");
-        Self::scope(scope, "", sql);
+        Self::scope_part(scope, "", sql, part);
         if !q.statuses.is_empty() {
             // A long list ("everything open") is written as the short list it excludes: the
             // planner then walks the sort order's index instead of sorting every match.
@@ -1250,17 +1299,30 @@ impl Store for SqlStore {
             SortKey::DueAsc => ("next_due", false),
             SortKey::UpdatedDesc => ("updated_at", true),
         };
-        let mut sql = Sql::default();
-        sql.push(&format!("SELECT {INCIDENT_COLS}, {col} AS sort_key FROM incidents"));
-        Self::filter(q, scope, &mut sql);
-        if let Some(c) = q.after {
-            let op = if desc { "<" } else { ">" };
-            sql.push(&format!(" AND ({col}, id) {op} (")).bind(Bind::I(c.key));
-            sql.push(", ").bind(Bind::I(c.id)).push(")");
-        }
         let dir = if desc { "DESC" } else { "ASC" };
         let limit = q.limit.clamp(1, 500) as i64;
-        sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT ")).bind(Bind::I(limit + 1));
+        let select = |sql: &mut Sql, part: ScopePart| {
+            sql.push(&format!("SELECT {INCIDENT_COLS}, {col} AS sort_key FROM incidents"));
+            Self::filter_part(q, scope, sql, part);
+            if let Some(c) = q.after {
+                let op = if desc { "<" } else { ">" };
+                sql.push(&format!(" AND ({col}, id) {op} (")).bind(Bind::I(c.key));
+                sql.push(", ").bind(Bind::I(c.id)).push(")");
+            }
+            sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT ")).bind(Bind::I(limit + 1));
+        };
+        let mut sql = Sql::default();
+        if !scope.all && !scope.orgs.is_empty() {
+            // An organisation's incidents and those it co-executes are two ordered reads merged:
+            // under one `OR` the planner would walk the whole sort index, filtering.
+            sql.push("SELECT * FROM (");
+            select(&mut sql, ScopePart::Direct);
+            sql.push(") AS direct_rows UNION ALL SELECT * FROM (");
+            select(&mut sql, ScopePart::CoExecutedOnly);
+            sql.push(&format!(") AS co_rows ORDER BY sort_key {dir}, id {dir} LIMIT ")).bind(Bind::I(limit + 1));
+        } else {
+            select(&mut sql, ScopePart::Whole);
+        }
         let rows = sql.query().fetch_all(&self.pool).await.map_err(backend_error)?;
         let mut items = Vec::with_capacity(rows.len());
         let mut keys = Vec::with_capacity(rows.len());
@@ -1743,34 +1805,19 @@ impl Store for SqlStore {
     }
 
     async fn update_deadlines(&self, updates: &[DeadlineUpdate]) -> Result<u64, StoreError> {
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await.map_err(backend_error)?;
-        let mut written = 0;
-        // Many rows per statement (UPDATE … FROM a VALUES list), so a million rows are a few
-        // thousand statements.
-        for chunk in updates.chunks(400) {
-            let mut sql = Sql::for_backend(self.backend);
-            sql.push(
-                "UPDATE incidents SET first_answer_due = v.column3, resolution_due = v.column4, \
-                 next_due = v.column5, next_warn = v.column6, next_breach = v.column7, registration_due = v.column8, \
-                 redirect_due = v.column9, next_alarm = v.column10 FROM (VALUES ",
-            );
-            let key = |t: Option<DateTime<Utc>>| Bind::I(key_ms(t));
-            let opt = |t: Option<DateTime<Utc>>| t.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
-            for (n, u) in chunk.iter().enumerate() {
-                sql.push(if n == 0 { "(" } else { ", (" });
-                sql.bind(Bind::I(u.id)).push(", ").bind(Bind::I(u.version)).push(", ");
-                sql.bind(opt(u.first_answer_due)).push(", ").bind(opt(u.resolution_due)).push(", ");
-                sql.bind(key(u.next_due)).push(", ").bind(key(u.next_warn)).push(", ").bind(key(u.next_breach));
-                sql.push(", ").bind(opt(u.registration_due)).push(", ").bind(opt(u.redirect_due));
-                sql.push(", ").bind(Bind::I(alarm(key_ms(u.next_warn), key_ms(u.next_breach))));
-                sql.push(")");
-            }
-            sql.push(") AS v WHERE incidents.id = v.column1 AND incidents.version = v.column2");
-            written += sql.query().execute(&mut *tx).await.map_err(backend_error)?.rows_affected();
-        }
-        tx.commit().await.map_err(backend_error)?;
-        Ok(written)
+        // The write runs as a task of its own: a recomputation computes its next page meanwhile,
+        // and that must not hold back this page's statements.
+        let (pool, backend, lock, updates) =
+            (self.pool.clone(), self.backend, self.write_lock.clone(), updates.to_vec());
+        tokio::spawn(async move {
+            let _writer = match &lock {
+                Some(l) => Some(l.lock().await),
+                None => None,
+            };
+            write_deadlines(&pool, backend, &updates).await
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("deadline write task: {e}")))?
     }
 
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError> {
@@ -2146,4 +2193,39 @@ impl Store for SqlStore {
         let source = out.pop().ok_or(StoreError::NotFound)?;
         Ok(SplitOutcome { source, created })
     }
+}
+
+/// Writes recomputed due instants in one transaction, many rows per statement (`UPDATE … FROM` a
+/// VALUES list), so a million rows are a few thousand statements; rows whose version moved are
+/// skipped.
+async fn write_deadlines(pool: &AnyPool, backend: Backend, updates: &[DeadlineUpdate]) -> Result<u64, StoreError> {
+    let mut tx = pool.begin().await.map_err(backend_error)?;
+    let mut written = 0;
+    for chunk in updates.chunks(400) {
+        let mut sql = Sql::for_backend(backend);
+        // On SQLite, a statement that may fail halfway keeps a journal of every page it touches so
+        // it can undo itself (about a fifth of the write's time here). A failure rolls back the
+        // whole transaction anyway, so the statement says so and needs no journal.
+        sql.push(if backend == Backend::Sqlite { "UPDATE OR ROLLBACK" } else { "UPDATE" });
+        sql.push(
+            " incidents SET first_answer_due = v.column3, resolution_due = v.column4, \
+             next_due = v.column5, next_warn = v.column6, next_breach = v.column7, registration_due = v.column8, \
+             redirect_due = v.column9, next_alarm = v.column10 FROM (VALUES ",
+        );
+        let key = |t: Option<DateTime<Utc>>| Bind::I(key_ms(t));
+        let opt = |t: Option<DateTime<Utc>>| t.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
+        for (n, u) in chunk.iter().enumerate() {
+            sql.push(if n == 0 { "(" } else { ", (" });
+            sql.bind(Bind::I(u.id)).push(", ").bind(Bind::I(u.version)).push(", ");
+            sql.bind(opt(u.first_answer_due)).push(", ").bind(opt(u.resolution_due)).push(", ");
+            sql.bind(key(u.next_due)).push(", ").bind(key(u.next_warn)).push(", ").bind(key(u.next_breach));
+            sql.push(", ").bind(opt(u.registration_due)).push(", ").bind(opt(u.redirect_due));
+            sql.push(", ").bind(Bind::I(alarm(key_ms(u.next_warn), key_ms(u.next_breach))));
+            sql.push(")");
+        }
+        sql.push(") AS v WHERE incidents.id = v.column1 AND incidents.version = v.column2");
+        written += sql.query().execute(&mut *tx).await.map_err(backend_error)?.rows_affected();
+    }
+    tx.commit().await.map_err(backend_error)?;
+    Ok(written)
 }

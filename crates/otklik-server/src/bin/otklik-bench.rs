@@ -65,8 +65,11 @@ enum Cmd {
         #[arg(long, default_value_t = 1_000_000)]
         incidents: usize,
         /// Reuse (or create and keep) the database at this SQLite path.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "database")]
         db: Option<std::path::PathBuf>,
+        /// Reuse (or fill) the database at this URL instead (`postgres://…`).
+        #[arg(long)]
+        database: Option<String>,
     },
     /// Latency of GET /api/v1/incidents pages with N incidents stored.
     Queue {
@@ -103,24 +106,7 @@ async fn start_with(url: Option<String>, channels: Arc<otklik_server::channels::
     let store = setup::open_store(&url, &reference).await?;
     let analyzer = otklik_server::nlp::analyzer(None, &reference)?;
     let wf = setup::workflow(store.clone(), Arc::new(SystemClock), Some(analyzer)).await?;
-    let user = match store.user_by_login("bench").await? {
-        Some((u, _)) => u,
-        None => {
-            store
-                .create_user(
-                    &NewUser {
-                        login: "bench".into(),
-                        display_name: "bench".into(),
-                        password_hash: None,
-                        grants: vec![Grant { role: Role::Admin, node: None }],
-                    },
-                    Utc::now(),
-                )
-                .await?
-        }
-    };
-    let token = format!("otk_{}", auth::random_token());
-    store.create_token(user.id, "bench", &auth::token_hash(&token), Utc::now(), None).await?;
+    let token = token_for(&*store, "bench", Grant { role: Role::Admin, node: None }).await?;
     let state = AppState::new(
         wf,
         Settings { secure_cookies: false, session_hours: 1, body_limit: 1 << 20, demo: false, ..Default::default() },
@@ -131,6 +117,21 @@ async fn start_with(url: Option<String>, channels: Arc<otklik_server::channels::
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(otklik_server::app::serve(listener, state));
     Ok(Server { base, token, store: store as Arc<dyn Store>, _dir: dir })
+}
+
+/// An API token for a bench user holding one grant (created on first use).
+async fn token_for(store: &dyn Store, login: &str, grant: Grant) -> anyhow::Result<String> {
+    let user = match store.user_by_login(login).await? {
+        Some((u, _)) => u,
+        None => {
+            let new =
+                NewUser { login: login.into(), display_name: login.into(), password_hash: None, grants: vec![grant] };
+            store.create_user(&new, Utc::now()).await?
+        }
+    };
+    let token = format!("otk_{}", auth::random_token());
+    store.create_token(user.id, "bench", &auth::token_hash(&token), Utc::now(), None).await?;
+    Ok(token)
 }
 
 const TEXTS: &[&str] = &[
@@ -287,8 +288,8 @@ async fn queue(incidents: usize, db: Option<std::path::PathBuf>, requests: usize
     queue_pages(&server, incidents, requests).await
 }
 
-async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    let (server, _tmp) = loaded(incidents, db).await?;
+async fn recompute(incidents: usize, url: Option<String>) -> anyhow::Result<()> {
+    let (server, _tmp) = loaded_at(incidents, url).await?;
     let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock), None).await?;
     // First nothing changed: every unfinished incident is read and recomputed, none written.
     let t = Instant::now();
@@ -297,42 +298,52 @@ async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::
         "recompute deadlines, nothing changed: {incidents} incidents checked, {n} written, in {:.2} s",
         t.elapsed().as_secs_f64()
     );
+    // A calendar change: the first working day from the newest incident's capture on becomes a day
+    // off (as a region's extra day off would), which moves every deadline counted in working time
+    // whose window spans it (here the social networks' 9 working hours).
+    let all = otklik_core::access::ScopeFilter { all: true, ..Default::default() };
+    let newest = otklik_core::store::IncidentQuery {
+        sort: otklik_core::store::SortKey::CreatedDesc,
+        limit: 1,
+        ..Default::default()
+    };
+    let newest = server.store.list_incidents(&newest, &all).await?.items.pop().context("no incidents")?;
+    let mut day = newest.created_at.date_naive();
+    while wf.catalog().calendar.day_kind(day) != otklik_core::calendar::DayKind::Working {
+        day += chrono::Duration::days(1);
+    }
+    let year = chrono::Datelike::year(&day);
+    let (info, original) = wf.calendar_year(year).await?.context("no calendar for that year")?;
+    let changed = original.replacen(
+        "transferred_days_off = [",
+        &format!("transferred_days_off = [\n    \"{day}\", # the bench's extra day off"),
+        1,
+    );
+    wf.put_calendar_year(year, &changed, "bench").await?;
+    timed_pass(&server, &wf, &format!("a calendar change ({day} a day off)"), incidents).await?;
+    match info.origin {
+        otklik_core::reload::CalendarOrigin::Embedded => {
+            wf.delete_calendar_year(year).await?;
+        }
+        otklik_core::reload::CalendarOrigin::Stored => {
+            wf.put_calendar_year(year, &original, "bench").await?;
+        }
+    }
+    let t = Instant::now();
+    let n = wf.recompute_deadlines(RECOMPUTE_BATCH).await?;
+    println!("the calendar put back: {n} written in {:.2} s", t.elapsed().as_secs_f64());
     // Then a change that moves most deadlines: social networks get 8 working hours instead of 9.
     let mut social = wf.catalog().deadlines.iter().find(|p| p.code == "social").cloned().context("no social policy")?;
     social.first_answer = Some(otklik_core::deadlines::Span::WorkingHours(8));
     server.store.upsert_deadline_policy(&social).await?;
     wf.reload_catalog().await?;
-    // Where the time goes: reading the pages alone and computing them alone, then the whole pass.
-    let read_all = || async {
-        let (mut rows, mut after) = (Vec::new(), 0);
-        loop {
-            let page = server.store.open_deadline_rows(after, RECOMPUTE_BATCH).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            rows.extend(page);
-        }
-        anyhow::Ok(rows)
-    };
-    let t = Instant::now();
-    let rows = read_all().await?;
-    let read = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let moving = wf.catalog().deadline_updates(&rows).len();
-    let compute = t.elapsed().as_secs_f64();
-    drop(rows);
-    let t = Instant::now();
-    let n = wf.recompute_deadlines(RECOMPUTE_BATCH).await?;
-    println!(
-        "recompute deadlines after a policy change: {incidents} incidents checked, {n} written, in {:.2} s \
-         (alone: reading {read:.2} s, computing {compute:.2} s for {moving} moving)",
-        t.elapsed().as_secs_f64()
-    );
+    timed_pass(&server, &wf, "a policy change", incidents).await?;
     // Writing alone: the preset back (which also leaves a reused database as it was), its moved
     // deadlines computed first and then written in the recomputation's pages.
     social.first_answer = Some(otklik_core::deadlines::Span::WorkingHours(9));
     server.store.upsert_deadline_policy(&social).await?;
     wf.reload_catalog().await?;
-    let updates = wf.catalog().deadline_updates(&read_all().await?);
+    let updates = wf.catalog().deadline_updates(&deadline_rows(&*server.store).await?);
     let t = Instant::now();
     let mut written = 0;
     for page in updates.chunks(RECOMPUTE_BATCH as usize) {
@@ -342,13 +353,56 @@ async fn recompute(incidents: usize, db: Option<std::path::PathBuf>) -> anyhow::
     Ok(())
 }
 
+/// Every unfinished incident's deadline row, read in the recomputation's pages.
+async fn deadline_rows(store: &dyn Store) -> anyhow::Result<Vec<otklik_core::store::DeadlineRow>> {
+    let (mut rows, mut after) = (Vec::new(), 0);
+    loop {
+        let page = store.open_deadline_rows(after, RECOMPUTE_BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        rows.extend(page);
+    }
+    Ok(rows)
+}
+
+/// Times a recomputation after `change`, and where its time goes: reading every page alone and
+/// computing them alone first.
+async fn timed_pass(
+    server: &Server,
+    wf: &otklik_core::workflow::Workflow,
+    change: &str,
+    incidents: usize,
+) -> anyhow::Result<()> {
+    let t = Instant::now();
+    let rows = deadline_rows(&*server.store).await?;
+    let read = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let moving = wf.catalog().deadline_updates(&rows).len();
+    let compute = t.elapsed().as_secs_f64();
+    drop(rows);
+    let t = Instant::now();
+    let n = wf.recompute_deadlines(RECOMPUTE_BATCH).await?;
+    println!(
+        "recompute deadlines after {change}: {incidents} incidents checked, {n} written, in {:.2} s \
+         (alone: reading {read:.2} s, computing {compute:.2} s for {moving} moving)",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// A server over a database holding at least `incidents` incidents (loaded through intake).
 async fn loaded(
     incidents: usize,
     db: Option<std::path::PathBuf>,
 ) -> anyhow::Result<(Server, Option<tempfile::TempDir>)> {
-    let (url, tmp) = match db {
-        Some(p) => (format!("sqlite://{}", p.display()), None),
+    loaded_at(incidents, db.map(|p| format!("sqlite://{}", p.display()))).await
+}
+
+/// A server over the database at `url` (a fresh SQLite file when absent) holding at least
+/// `incidents` incidents.
+async fn loaded_at(incidents: usize, url: Option<String>) -> anyhow::Result<(Server, Option<tempfile::TempDir>)> {
+    let (url, tmp) = match url {
+        Some(u) => (u, None),
         None => {
             let d = tempfile::tempdir()?;
             (format!("sqlite://{}", d.path().join("queue.db").display()), Some(d))
@@ -411,18 +465,80 @@ async fn loaded(
     Ok((server, tmp))
 }
 
+/// The organisation whose executor's queue is timed.
+const BENCH_ORG: &str = "adm-zadonsky";
+
+/// Gives [`BENCH_ORG`] a share of the incidents, through the API as the centre would: 2,000
+/// assigned to it and 200 assigned elsewhere with it as a co-executor, spread evenly over the
+/// whole set (skipped when it has them).
+async fn organisation_share(server: &Server, incidents: usize) -> anyhow::Result<()> {
+    use otklik_core::access::ScopeFilter;
+    let (led, co) = (2_000, 200);
+    let scope = ScopeFilter { orgs: vec![BENCH_ORG.into()], ..Default::default() };
+    if server.store.count_incidents(&Default::default(), &scope).await? >= (led + co) as u64 {
+        return Ok(());
+    }
+    let mut ids = vec![];
+    for id in (1..=incidents as i64).step_by(incidents / (led + co)) {
+        match server.store.incident(id).await? {
+            Some(i) if i.status == otklik_core::status::Status::New => ids.push(id),
+            _ => {}
+        }
+    }
+    let client = reqwest::Client::new();
+    let act = |id: i64, body: serde_json::Value| {
+        let req = client.post(format!("{}/api/v1/incidents/{id}/actions", server.base)).bearer_auth(&server.token);
+        async move {
+            let res = req.json(&body).send().await?;
+            anyhow::ensure!(res.status().is_success(), "{} for {body} on {id}: {}", res.status(), res.text().await?);
+            anyhow::Ok(())
+        }
+    };
+    for (n, &id) in ids.iter().take(led + co).enumerate() {
+        if n < led {
+            act(id, serde_json::json!({"action": "assign", "org": BENCH_ORG})).await?;
+        } else {
+            act(id, serde_json::json!({"action": "assign", "org": "adm-dankovsky"})).await?;
+            act(id, serde_json::json!({"action": "add_co_executor", "org": BENCH_ORG})).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn queue_pages(server: &Server, incidents: usize, requests: usize) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
+    organisation_share(server, incidents).await?;
+    let operator = token_for(
+        &*server.store,
+        "bench-operator",
+        Grant { role: Role::MunicipalOperator, node: Some("zadonsky".into()) },
+    )
+    .await?;
+    let executor =
+        token_for(&*server.store, "bench-executor", Grant { role: Role::OrgExecutor, node: Some(BENCH_ORG.into()) })
+            .await?;
+    let admin = &server.token;
     let pages = [
-        ("newest 50, administrator", "/api/v1/incidents?limit=50"),
-        ("newest 50 of one municipality", "/api/v1/incidents?limit=50&territory=gryazinsky"),
+        ("newest 50, administrator", admin, "/api/v1/incidents?limit=50"),
+        ("newest 50 of one municipality", admin, "/api/v1/incidents?limit=50&territory=gryazinsky"),
         (
             "new in one region, by deadline",
+            admin,
             "/api/v1/incidents?limit=50&territory=lipetsk-oblast&status=new&sort=due_asc",
         ),
-        ("one category direction", "/api/v1/incidents?limit=50&category=roads"),
+        ("one category direction", admin, "/api/v1/incidents?limit=50&category=roads"),
+        (
+            "by deadline, a municipal operator (scope: one municipality)",
+            &operator,
+            "/api/v1/incidents?limit=50&sort=due_asc",
+        ),
+        (
+            "by deadline, an organisation's executor (2,000 led, 200 co-executed)",
+            &executor,
+            "/api/v1/incidents?limit=50&sort=due_asc",
+        ),
     ];
-    for (name, path) in pages {
+    for (name, token, path) in pages {
         let mut lat = vec![];
         let mut cursor: Option<String> = None;
         for i in 0..requests {
@@ -432,7 +548,7 @@ async fn queue_pages(server: &Server, incidents: usize, requests: usize) -> anyh
                 _ => path.to_string(),
             };
             let t = Instant::now();
-            let res = client.get(format!("{}{p}", server.base)).bearer_auth(&server.token).send().await?;
+            let res = client.get(format!("{}{p}", server.base)).bearer_auth(token).send().await?;
             anyhow::ensure!(res.status().is_success(), "{} for {p}", res.status());
             let v: serde_json::Value = res.json().await?;
             lat.push(t.elapsed());
@@ -508,6 +624,8 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Webhooks { messages, concurrency, database } => webhooks(messages, concurrency, database).await,
         Cmd::Queue { incidents, db, requests } => queue(incidents, db, requests).await,
         Cmd::Console { incidents, db, requests } => console(incidents, db, requests).await,
-        Cmd::Recompute { incidents, db } => recompute(incidents, db).await,
+        Cmd::Recompute { incidents, db, database } => {
+            recompute(incidents, db.map(|p| format!("sqlite://{}", p.display())).or(database)).await
+        }
     }
 }
