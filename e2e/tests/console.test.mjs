@@ -199,6 +199,16 @@ test('queue: filters update the rows in place, scope holds, counters count, the 
     assert.equal(await selected.count(), 1, 'one row selected');
     assert.equal(Number(await selected.locator('td:first-child a').innerText()), first);
     assert.ok(await selected.evaluate((tr) => tr === document.activeElement), 'the selected row has the focus');
+    // A live update reloads the rows: the same incident stays selected and focused.
+    await page.evaluate(() => { window.__oldRow = document.querySelector('.queue tbody tr.selected'); });
+    await Promise.all([
+      page.waitForResponse(isRowsRequest),
+      page.evaluate(() => document.body.dispatchEvent(new CustomEvent('otklik-changed', { bubbles: true }))),
+    ]);
+    await eventually(async () => await page.evaluate(() => !document.body.contains(window.__oldRow)), 'new rows');
+    assert.equal(await selected.count(), 1, 'one row selected after the refresh');
+    assert.equal(Number(await selected.locator('td:first-child a').innerText()), first);
+    assert.ok(await selected.evaluate((tr) => tr === document.activeElement), 'and it has the focus');
     await Promise.all([page.waitForURL(new RegExp(`/incidents/${first}$`)), page.keyboard.press('Enter')]);
     assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), `Обращение № ${first}`);
 

@@ -20,12 +20,17 @@
 
   // Keyboard: j/k move through the queue, Enter opens, / focuses the search.
   var selected = -1;
+  var selectedHref = null;
   function rows() { return Array.prototype.slice.call(document.querySelectorAll(".queue tbody tr")); }
+  function mark(r, i) {
+    selected = i;
+    selectedHref = i >= 0 ? r[i].getAttribute("data-href") : null;
+    r.forEach(function (row, k) { row.classList.toggle("selected", k === i); });
+  }
   function select(i) {
     var r = rows();
     if (!r.length) return;
-    selected = Math.max(0, Math.min(r.length - 1, i));
-    r.forEach(function (row, k) { row.classList.toggle("selected", k === selected); });
+    mark(r, Math.max(0, Math.min(r.length - 1, i)));
     r[selected].focus();
   }
   document.addEventListener("keydown", function (e) {
@@ -46,7 +51,18 @@
     var row = e.target.closest && e.target.closest(".queue tbody tr");
     if (row && !e.target.closest("a")) window.location = row.getAttribute("data-href");
   });
-  document.body.addEventListener("htmx:afterSwap", function () { selected = -1; });
+  // New rows (a filter, a live update) keep the selected incident selected while it is listed;
+  // the counters, loaded beside the rows, change nothing.
+  document.body.addEventListener("htmx:afterSwap", function (e) {
+    var box = document.getElementById("rows");
+    if (!box || !e.detail || !box.contains(e.detail.target)) return;
+    var r = rows();
+    var k = r.findIndex(function (row) { return row.getAttribute("data-href") === selectedHref; });
+    mark(r, selectedHref === null ? -1 : k);
+    // The old row took the focus with it; give it to the new one unless the user is elsewhere.
+    var lost = !document.activeElement || document.activeElement === document.body;
+    if (k >= 0 && lost) r[k].focus();
+  });
 
   // Saved views: the filters' query under a name, kept in this browser.
   var views = document.getElementById("views");
