@@ -461,8 +461,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn due_breaches(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Unfinished incidents (not answered, closed or rejected) with ids above `after_id`, by id.
     async fn open_deadline_rows(&self, after_id: Id, limit: u32) -> Result<Vec<DeadlineRow>, StoreError>;
-    /// Writes recomputed due instants in one transaction; rows whose version moved are skipped.
-    /// Returns how many were written.
+    /// Writes recomputed due instants; rows whose version moved are skipped. Each row is written
+    /// whole or not at all; a store may split the page into transactions (recomputation is
+    /// repeatable, so a failed page is simply computed again). Returns how many were written.
     async fn update_deadlines(&self, updates: &[DeadlineUpdate]) -> Result<u64, StoreError>;
     /// Notifications addressed within a scope (by organisation or territory), newest first,
     /// with ids below `before` when given.

@@ -967,6 +967,49 @@ pub async fn calendar_years_and_reference_replacement(s: &dyn Store) {
     assert_eq!(s.calendar_years().await.unwrap(), vec![year(2027, "year = 2027")]);
 }
 
+/// A page of many deadline updates is written whole (PostgreSQL writes it in parts side by side),
+/// each row with its own values, a stale one skipped.
+pub async fn deadline_pages_are_written_whole(s: &dyn Store) {
+    let mut ids = vec![];
+    for n in 0..7 {
+        let o = s.ingest(&message("bulk", &format!("dl-{n}"), "яма"), &seed(Some("lip"), Some("yelets")), t0()).await;
+        ids.push(o.unwrap().incident_id);
+    }
+    let rows: Vec<_> =
+        s.open_deadline_rows(0, 100_000).await.unwrap().into_iter().filter(|r| ids.contains(&r.id)).collect();
+    assert_eq!(rows.len(), ids.len());
+    let due = |n: usize| t0() + Duration::hours(50) + Duration::minutes(n as i64);
+    let updates: Vec<_> = rows
+        .iter()
+        .enumerate()
+        .map(|(n, r)| otklik_core::store::DeadlineUpdate {
+            id: r.id,
+            // The last one is stale: its version has moved on since it was read.
+            version: if n == rows.len() - 1 { r.version - 1 } else { r.version },
+            first_answer_due: Some(due(n)),
+            resolution_due: Some(due(n) + Duration::days(1)),
+            registration_due: None,
+            redirect_due: None,
+            next_due: Some(due(n)),
+            next_warn: Some(due(n) - Duration::hours(1)),
+            next_breach: Some(due(n)),
+        })
+        .collect();
+    assert_eq!(s.update_deadlines(&updates).await.unwrap(), rows.len() as u64 - 1);
+    for (n, r) in rows.iter().enumerate() {
+        let stored = s.incident(r.id).await.unwrap().unwrap();
+        if n == rows.len() - 1 {
+            assert_eq!(stored.first_answer_due, r.first_answer_due, "the stale row is left alone");
+        } else {
+            assert_eq!(
+                (stored.first_answer_due, stored.resolution_due),
+                (Some(due(n)), Some(due(n) + Duration::days(1)))
+            );
+        }
+    }
+    assert_eq!(s.update_deadlines(&[]).await.unwrap(), 0);
+}
+
 /// Runs the whole suite against a fresh store.
 pub async fn run_all(s: Arc<dyn Store>) {
     reference_upserts_replace(&*s).await;
@@ -984,4 +1027,5 @@ pub async fn run_all(s: Arc<dyn Store>) {
     calendar_years_and_reference_replacement(&*s).await;
     split_moves_one_message(&*s).await;
     answer_templates_are_kept(&*s).await;
+    deadline_pages_are_written_whole(&*s).await;
 }

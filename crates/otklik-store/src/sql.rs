@@ -1805,19 +1805,30 @@ impl Store for SqlStore {
     }
 
     async fn update_deadlines(&self, updates: &[DeadlineUpdate]) -> Result<u64, StoreError> {
-        // The write runs as a task of its own: a recomputation computes its next page meanwhile,
-        // and that must not hold back this page's statements.
-        let (pool, backend, lock, updates) =
-            (self.pool.clone(), self.backend, self.write_lock.clone(), updates.to_vec());
-        tokio::spawn(async move {
-            let _writer = match &lock {
-                Some(l) => Some(l.lock().await),
-                None => None,
-            };
-            write_deadlines(&pool, backend, &updates).await
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("deadline write task: {e}")))?
+        // The write runs as tasks of their own: a recomputation computes its next page meanwhile,
+        // and that must not hold back this page's statements. PostgreSQL writes the page in two
+        // halves side by side (rows are independent: each is checked by its version); SQLite has
+        // one writer.
+        let parts = if self.backend == Backend::Postgres { 2 } else { 1 };
+        let tasks: Vec<_> = updates
+            .chunks(updates.len().div_ceil(parts).max(1))
+            .map(|part| {
+                let (pool, backend, lock, part) =
+                    (self.pool.clone(), self.backend, self.write_lock.clone(), part.to_vec());
+                tokio::spawn(async move {
+                    let _writer = match &lock {
+                        Some(l) => Some(l.lock().await),
+                        None => None,
+                    };
+                    write_deadlines(&pool, backend, &part).await
+                })
+            })
+            .collect();
+        let mut written = 0;
+        for task in tasks {
+            written += task.await.map_err(|e| StoreError::Backend(format!("deadline write task: {e}")))??;
+        }
+        Ok(written)
     }
 
     async fn apply(&self, change: &Change) -> Result<Incident, StoreError> {
