@@ -43,10 +43,7 @@ pub(crate) fn spawn(
                 }
             }
             let result = {
-                let _writer = match &write_lock {
-                    Some(l) => Some(l.lock().await),
-                    None => None,
-                };
+                let _writer = crate::sql::writer_slot(&write_lock).await;
                 store_batch(&pool, backend, &batch).await
             };
             match result {

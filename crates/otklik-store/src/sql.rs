@@ -42,6 +42,16 @@ enum ScopePart {
     CoExecutedOnly,
 }
 
+/// Takes the in-process writer slot, if there is one (SQLite), until the guard is dropped.
+pub(crate) async fn writer_slot(
+    lock: &Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match lock {
+        Some(l) => Some(l.lock().await),
+        None => None,
+    }
+}
+
 pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::RowNotFound => StoreError::NotFound,
@@ -399,10 +409,7 @@ impl SqlStore {
 
     /// Takes the in-process writer slot (SQLite only) for the duration of a write transaction.
     async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.write_lock {
-            Some(l) => Some(l.lock().await),
-            None => None,
-        }
+        writer_slot(&self.write_lock).await
     }
 
     pub fn backend(&self) -> Backend {
@@ -463,12 +470,18 @@ impl SqlStore {
             sql.push(" AND 1=0");
             return;
         }
-        let direct: Vec<(&str, Vec<String>)> = ["region", "municipality", "territory"]
-            .into_iter()
-            .map(|col| (col, scope.territories.iter().filter(|t| t.column() == col).map(|t| t.code.clone()).collect()))
-            .chain(std::iter::once(("org", scope.orgs.clone())))
-            .filter(|(_, codes): &(&str, Vec<String>)| !codes.is_empty())
-            .collect();
+        // The scope's direct conditions: a column and its codes each.
+        let mut direct: Vec<(&str, Vec<String>)> = vec![];
+        for col in ["region", "municipality", "territory"] {
+            let codes: Vec<String> =
+                scope.territories.iter().filter(|t| t.column() == col).map(|t| t.code.clone()).collect();
+            if !codes.is_empty() {
+                direct.push((col, codes));
+            }
+        }
+        if !scope.orgs.is_empty() {
+            direct.push(("org", scope.orgs.clone()));
+        }
         let co_executed = |sql: &mut Sql| {
             sql.push(&format!(" {prefix}id IN (SELECT incident_id FROM incident_orgs WHERE org IN "))
                 .bind_list(&scope.orgs)
@@ -1816,10 +1829,7 @@ impl Store for SqlStore {
                 let (pool, backend, lock, part) =
                     (self.pool.clone(), self.backend, self.write_lock.clone(), part.to_vec());
                 tokio::spawn(async move {
-                    let _writer = match &lock {
-                        Some(l) => Some(l.lock().await),
-                        None => None,
-                    };
+                    let _writer = writer_slot(&lock).await;
                     write_deadlines(&pool, backend, &part).await
                 })
             })
