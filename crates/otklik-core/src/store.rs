@@ -151,6 +151,9 @@ impl TerritoryRef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadlineRow {
     pub id: Id,
+    /// The version of the incident its stored deadlines were computed from: it moves with every
+    /// change that may move them (a store may leave it behind changes that cannot, such as a
+    /// split's new summary).
     pub version: i64,
     pub channel: Channel,
     pub category: Option<String>,
@@ -461,7 +464,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn due_breaches(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError>;
     /// Unfinished incidents (not answered, closed or rejected) with ids above `after_id`, by id.
     async fn open_deadline_rows(&self, after_id: Id, limit: u32) -> Result<Vec<DeadlineRow>, StoreError>;
-    /// Writes recomputed due instants; rows whose version moved are skipped. Each row is written
+    /// Writes recomputed due instants; rows whose version (as `DeadlineRow::version`) moved are skipped. Each row is written
     /// whole or not at all; a store may split the page into transactions (recomputation is
     /// repeatable, so a failed page is simply computed again). Returns how many were written.
     async fn update_deadlines(&self, updates: &[DeadlineUpdate]) -> Result<u64, StoreError>;

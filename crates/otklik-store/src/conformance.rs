@@ -1010,6 +1010,64 @@ pub async fn deadline_pages_are_written_whole(s: &dyn Store) {
     assert_eq!(s.update_deadlines(&[]).await.unwrap(), 0);
 }
 
+/// An incident's deadlines and the keys its queues sort by follow every change of the incident:
+/// a new route and a new deadline show in the lists by deadline of the new municipality and
+/// organisation, in the overdue filter, and in the version recomputation checks.
+pub async fn deadlines_follow_the_incident(s: &dyn Store) {
+    let mut sd = seed(Some("lip"), Some("dl-from"));
+    sd.first_answer_due = Some(t0() + Duration::hours(200));
+    let o = s.ingest(&message("follow", "fl-1", "яма"), &sd, t0()).await.unwrap();
+    let before = s.incident(o.incident_id).await.unwrap().unwrap();
+    assert_eq!(before.first_answer_due, sd.first_answer_due);
+    let moved_to = t0() + Duration::hours(210);
+    let after = Incident {
+        municipality: Some("dl-to".into()),
+        org: Some("dl-org".into()),
+        first_answer_due: Some(moved_to),
+        ..before.clone()
+    };
+    let stored = s
+        .apply(&Change {
+            expected_version: before.version,
+            incident: after,
+            answer: None,
+            notifications: vec![],
+            merge: None,
+            event: NewEvent {
+                at: t0() + Duration::hours(1),
+                actor_id: None,
+                actor: "u".into(),
+                action: "redirect".into(),
+                changes: vec![],
+                note: None,
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.first_answer_due, Some(moved_to));
+    let by_due = |scope: ScopeFilter, overdue: Option<bool>, now: DateTime<Utc>| async move {
+        let q = IncidentQuery { sort: SortKey::DueAsc, overdue, now: Some(now), limit: 50, ..Default::default() };
+        let listed: Vec<Id> = s.list_incidents(&q, &scope).await.unwrap().items.iter().map(|i| i.id).collect();
+        (listed.contains(&o.incident_id), s.count_incidents(&q, &scope).await.unwrap())
+    };
+    let muni = |code: &str| ScopeFilter {
+        territories: vec![TerritoryRef::new(TerritoryLevel::Municipality, code)],
+        ..Default::default()
+    };
+    let org = ScopeFilter { orgs: vec!["dl-org".into()], ..Default::default() };
+    let at = t0() + Duration::hours(205);
+    assert_eq!(by_due(muni("dl-to"), None, at).await, (true, 1));
+    assert_eq!(by_due(muni("dl-from"), None, at).await, (false, 0));
+    assert_eq!(by_due(org.clone(), None, at).await, (true, 1));
+    // Due at 210 h: not overdue at 205 h, overdue at 211 h.
+    assert_eq!(by_due(org.clone(), Some(true), at).await, (false, 0));
+    assert_eq!(by_due(org.clone(), Some(false), at).await, (true, 1));
+    assert_eq!(by_due(org, Some(true), t0() + Duration::hours(211)).await, (true, 1));
+    let row = s.open_deadline_rows(o.incident_id - 1, 1).await.unwrap();
+    assert_eq!((row[0].id, row[0].version), (stored.id, stored.version));
+    assert_eq!(row[0].first_answer_due, Some(moved_to));
+}
+
 /// Runs the whole suite against a fresh store.
 pub async fn run_all(s: Arc<dyn Store>) {
     reference_upserts_replace(&*s).await;
@@ -1028,4 +1086,5 @@ pub async fn run_all(s: Arc<dyn Store>) {
     split_moves_one_message(&*s).await;
     answer_templates_are_kept(&*s).await;
     deadline_pages_are_written_whole(&*s).await;
+    deadlines_follow_the_incident(&*s).await;
 }

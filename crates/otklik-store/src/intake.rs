@@ -12,7 +12,7 @@ use sqlx::{AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Backend;
-use crate::sql::{Bind, Sql, backend_error, direction, ms, to_json};
+use crate::sql::{Bind, DeadlineValues, Sql, backend_error, direction, ms, to_json};
 
 /// Largest batch; keeps every statement well under SQLite's bound-parameter limit.
 const MAX_BATCH: usize = 256;
@@ -121,8 +121,7 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
         inc.push(
             "INSERT INTO incidents (id, status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
-             updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
-             registration_due, redirect_due, next_alarm, version) VALUES ",
+             updated_at, deadline_policy, tags, version) VALUES ",
         );
         let mut msg = Sql::for_backend(backend);
         msg.push(
@@ -153,14 +152,8 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             inc.bind(opt(c.confidence.map(|x| to_json(&x)))).push(", ");
             inc.bind(Bind::S(m.channel.as_str().into())).push(", ").bind(Bind::S(m.source.clone())).push(", ");
             inc.bind(Bind::S(j.seed.summary.clone())).push(", ").bind(Bind::I(now)).push(", ").bind(Bind::I(now));
-            let due = |d: Option<DateTime<Utc>>| d.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
-            inc.push(", ").bind(due(j.seed.first_answer_due)).push(", ").bind(due(j.seed.resolution_due));
             inc.push(", ").bind(opt(j.seed.deadline_policy.clone()));
-            let (next, warn) = crate::sql::new_incident_keys(&j.seed, j.now);
-            inc.push(", ").bind(Bind::I(next)).push(", ").bind(Bind::I(warn)).push(", ").bind(Bind::I(next));
-            inc.push(", ").bind(Bind::S(to_json(&j.seed.tags)));
-            inc.push(", ").bind(due(j.seed.registration_due)).push(", ").bind(due(j.seed.redirect_due));
-            inc.push(", ").bind(Bind::I(crate::sql::alarm(warn, next))).push(", 1)");
+            inc.push(", ").bind(Bind::S(to_json(&j.seed.tags))).push(", 1)");
 
             msg.push(sep);
             msg.bind(Bind::I(mid)).push(", ").bind(Bind::I(iid)).push(", ");
@@ -212,6 +205,15 @@ async fn store_batch(pool: &AnyPool, backend: Backend, batch: &[Job]) -> Result<
             }
         }
         if !created.is_empty() {
+            // Each new incident's deadline row (those that lost above have none).
+            let mut deadlines = Sql::for_backend(backend);
+            deadlines.push(&format!("INSERT INTO incident_deadlines ({}) VALUES ", crate::sql::DEADLINE_COLS));
+            for (n, i) in fresh.iter().filter(|i| created.contains_key(i)).enumerate() {
+                let j = &batch[*i];
+                deadlines.push(if n == 0 { "" } else { ", " });
+                deadlines.deadline_values(&DeadlineValues::new_incident(created[i].1, &j.seed, j.now));
+            }
+            deadlines.query().execute(&mut *tx).await.map_err(backend_error)?;
             let mut ev = Sql::for_backend(backend);
             ev.push("INSERT INTO events (incident_id, at, actor_id, actor, action, changes, note) VALUES ");
             for (n, i) in fresh.iter().filter(|i| created.contains_key(i)).enumerate() {

@@ -98,7 +98,7 @@ pub(crate) fn key_ms(t: Option<DateTime<Utc>>) -> i64 {
 
 /// The deadline keys of a new incident opened at `at` (`next_due`, `next_warn`): its first due
 /// instant, and the warning at 80 % of the time to it.
-pub(crate) fn new_incident_keys(seed: &IncidentSeed, at: DateTime<Utc>) -> (i64, i64) {
+fn new_incident_keys(seed: &IncidentSeed, at: DateTime<Utc>) -> (i64, i64) {
     let due =
         otklik_core::model::current_due(true, seed.registration_due, None, seed.first_answer_due, seed.resolution_due);
     (key_ms(due), key_ms(due.map(|d| at + (d - at.min(d)) * 4 / 5)))
@@ -111,6 +111,49 @@ pub(crate) fn alarm(warn: i64, breach: i64) -> i64 {
 
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Backend(format!("unreadable {what} `{v}` in the database"))
+}
+
+/// The columns of an `incident_deadlines` row, in the order `Sql::deadline_values` binds them.
+pub(crate) const DEADLINE_COLS: &str = "id, version, region, municipality, org, first_answer_due, resolution_due, \
+     registration_due, redirect_due, next_due, next_warn, next_breach, next_alarm";
+
+/// One incident's row of `incident_deadlines`: its due instants and the keys they sort by.
+pub(crate) struct DeadlineValues<'a> {
+    pub id: i64,
+    /// The incident's version these were computed from.
+    pub version: i64,
+    pub region: &'a Option<String>,
+    pub municipality: &'a Option<String>,
+    pub org: &'a Option<String>,
+    pub first_answer_due: Option<DateTime<Utc>>,
+    pub resolution_due: Option<DateTime<Utc>>,
+    pub registration_due: Option<DateTime<Utc>>,
+    pub redirect_due: Option<DateTime<Utc>>,
+    /// Index keys (`i64::MAX` for none): the current deadline, its warning and its breach.
+    pub next_due: i64,
+    pub warn: i64,
+    pub breach: i64,
+}
+
+impl<'a> DeadlineValues<'a> {
+    /// The row of a new incident opened at `at`.
+    pub(crate) fn new_incident(id: i64, seed: &'a IncidentSeed, at: DateTime<Utc>) -> Self {
+        let (next_due, warn) = new_incident_keys(seed, at);
+        DeadlineValues {
+            id,
+            version: 1,
+            region: &seed.region,
+            municipality: &seed.municipality,
+            org: &seed.org,
+            first_answer_due: seed.first_answer_due,
+            resolution_due: seed.resolution_due,
+            registration_due: seed.registration_due,
+            redirect_due: seed.redirect_due,
+            next_due,
+            warn,
+            breach: next_due,
+        }
+    }
 }
 
 /// A bound value of a dynamically built query.
@@ -166,6 +209,31 @@ impl Sql {
         self.push(")")
     }
 
+    /// One parenthesised `incident_deadlines` row, in `DEADLINE_COLS` order.
+    pub(crate) fn deadline_values(&mut self, v: &DeadlineValues<'_>) -> &mut Self {
+        let text = |t: &Option<String>| t.clone().map(Bind::S).unwrap_or(Bind::Null);
+        let instant = |t: Option<DateTime<Utc>>| t.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
+        let values = [
+            Bind::I(v.id),
+            Bind::I(v.version),
+            text(v.region),
+            text(v.municipality),
+            text(v.org),
+            instant(v.first_answer_due),
+            instant(v.resolution_due),
+            instant(v.registration_due),
+            instant(v.redirect_due),
+            Bind::I(v.next_due),
+            Bind::I(v.warn),
+            Bind::I(v.breach),
+            Bind::I(alarm(v.warn, v.breach)),
+        ];
+        for (n, b) in values.into_iter().enumerate() {
+            self.push(if n == 0 { "(" } else { ", " }).bind(b);
+        }
+        self.push(")")
+    }
+
     pub(crate) fn query(&self) -> Query<'_, Any, AnyArguments> {
         // Only fixed fragments and placeholders are pushed as text; every value is bound.
         let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
@@ -181,11 +249,16 @@ impl Sql {
     }
 }
 
-const INCIDENT_COLS: &str = "id, status, kind, category, territory, region, municipality, org, suggested_org, route_note, assignee, urgent, \
-     sentiment, confidence, channel, source, summary, created_at, updated_at, first_answer_due, resolution_due, \
-     first_answered_at, closed_at, rating, first_answer_seconds, first_answer_working_seconds, closure_seconds, \
-     closure_working_seconds, deadline_policy, paused_at, warned_due, breached_due, escalation_level, tags, \
-     clock_started_at, registration_due, redirect_due, extended_at, co_orgs, paused_seconds, version";
+/// Incidents with their deadline row (migration 0009): read with `INCIDENT_COLS`.
+const INCIDENT_FROM: &str = "incidents i JOIN incident_deadlines d ON d.id = i.id";
+
+const INCIDENT_COLS: &str = "i.id, i.status, i.kind, i.category, i.territory, i.region, i.municipality, i.org, i.suggested_org, \
+     i.route_note, i.assignee, i.urgent, i.sentiment, i.confidence, i.channel, i.source, i.summary, \
+     i.created_at, i.updated_at, d.first_answer_due, d.resolution_due, i.first_answered_at, i.closed_at, \
+     i.rating, i.first_answer_seconds, i.first_answer_working_seconds, i.closure_seconds, \
+     i.closure_working_seconds, i.deadline_policy, i.paused_at, i.warned_due, i.breached_due, \
+     i.escalation_level, i.tags, i.clock_started_at, d.registration_due, d.redirect_due, i.extended_at, \
+     i.co_orgs, i.paused_seconds, i.version";
 
 fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
     let status: String = get(r, "status")?;
@@ -240,15 +313,15 @@ fn incident_row(r: &AnyRow) -> Result<Incident, StoreError> {
 }
 
 /// The columns deadline recomputation reads, packed into one text value (see `deadline_row`).
-const DEADLINE_PACK: &str = "CAST(id AS TEXT) || '|' || CAST(version AS TEXT) || '|' || status || '|' || channel \
-     || '|' || COALESCE(category, '') || '|' || COALESCE(kind, '') || '|' || CAST(urgent AS TEXT) \
-     || '|' || COALESCE(territory, '') || '|' || COALESCE(org, '') || '|' || CAST(created_at AS TEXT) \
-     || '|' || COALESCE(CAST(clock_started_at AS TEXT), '') || '|' || COALESCE(CAST(first_answered_at AS TEXT), '') \
-     || '|' || COALESCE(CAST(first_answer_due AS TEXT), '') || '|' || COALESCE(CAST(resolution_due AS TEXT), '') \
-     || '|' || COALESCE(CAST(registration_due AS TEXT), '') || '|' || COALESCE(CAST(redirect_due AS TEXT), '') \
-     || '|' || COALESCE(CAST(extended_at AS TEXT), '') || '|' || COALESCE(deadline_policy, '') \
-     || '|' || COALESCE(CAST(warned_due AS TEXT), '') || '|' || COALESCE(CAST(breached_due AS TEXT), '') \
-     || '|' || CAST(paused_seconds AS TEXT)";
+const DEADLINE_PACK: &str = "CAST(i.id AS TEXT) || '|' || CAST(d.version AS TEXT) || '|' || i.status \
+     || '|' || i.channel || '|' || COALESCE(i.category, '') || '|' || COALESCE(i.kind, '') \
+     || '|' || CAST(i.urgent AS TEXT) || '|' || COALESCE(i.territory, '') || '|' || COALESCE(i.org, '') \
+     || '|' || CAST(i.created_at AS TEXT) || '|' || COALESCE(CAST(i.clock_started_at AS TEXT), '') \
+     || '|' || COALESCE(CAST(i.first_answered_at AS TEXT), '') || '|' || COALESCE(CAST(d.first_answer_due AS TEXT), '') \
+     || '|' || COALESCE(CAST(d.resolution_due AS TEXT), '') || '|' || COALESCE(CAST(d.registration_due AS TEXT), '') \
+     || '|' || COALESCE(CAST(d.redirect_due AS TEXT), '') || '|' || COALESCE(CAST(i.extended_at AS TEXT), '') \
+     || '|' || COALESCE(i.deadline_policy, '') || '|' || COALESCE(CAST(i.warned_due AS TEXT), '') \
+     || '|' || COALESCE(CAST(i.breached_due AS TEXT), '') || '|' || CAST(i.paused_seconds AS TEXT)";
 
 /// Unpacks one `DEADLINE_PACK` value.
 fn deadline_row(p: &str) -> Result<DeadlineRow, StoreError> {
@@ -455,14 +528,16 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Restricts rows of `incidents` (aliased by `prefix`, e.g. `i.`) to a scope.
-    fn scope(scope: &ScopeFilter, prefix: &str, sql: &mut Sql) {
-        Self::scope_part(scope, prefix, sql, ScopePart::Whole);
+    /// Restricts rows of `incidents i` to a scope.
+    fn scope(scope: &ScopeFilter, sql: &mut Sql) {
+        Self::scope_part(scope, "i.", sql, ScopePart::Whole);
     }
 
-    /// Restricts rows of `incidents` to a part of a scope. A lone condition is written bare: the
-    /// planner walks its column's index (`municipality, next_due`, …) only when no `OR` wraps it.
-    fn scope_part(scope: &ScopeFilter, prefix: &str, sql: &mut Sql, part: ScopePart) {
+    /// Restricts rows of `incidents i` to a part of a scope. Region, municipality, organisation and
+    /// id are read from `keys` (`i.`, or `d.` for `incident_deadlines d` when the rows are walked
+    /// by deadline, so its indexes serve). A lone condition is written bare: the planner walks its
+    /// column's index (`municipality, next_due`, …) only when no `OR` wraps it.
+    fn scope_part(scope: &ScopeFilter, keys: &str, sql: &mut Sql, part: ScopePart) {
         if scope.all {
             return;
         }
@@ -483,14 +558,15 @@ impl SqlStore {
             direct.push(("org", scope.orgs.clone()));
         }
         let co_executed = |sql: &mut Sql| {
-            sql.push(&format!(" {prefix}id IN (SELECT incident_id FROM incident_orgs WHERE org IN "))
+            sql.push(&format!(" {keys}id IN (SELECT incident_id FROM incident_orgs WHERE org IN "))
                 .bind_list(&scope.orgs)
                 .push(")");
         };
         let terms = |sql: &mut Sql| {
             for (n, (col, codes)) in direct.iter().enumerate() {
                 sql.push(if n == 0 { " " } else { " OR " });
-                sql.push(&format!("{prefix}{col} IN ")).bind_list(codes);
+                let table = if *col == "territory" { "i." } else { keys };
+                sql.push(&format!("{table}{col} IN ")).bind_list(codes);
             }
         };
         match part {
@@ -522,13 +598,11 @@ impl SqlStore {
         }
     }
 
-    fn filter(q: &IncidentQuery, scope: &ScopeFilter, sql: &mut Sql) {
-        Self::filter_part(q, scope, sql, ScopePart::Whole);
-    }
-
-    fn filter_part(q: &IncidentQuery, scope: &ScopeFilter, sql: &mut Sql, part: ScopePart) {
+    /// The conditions of a list or count on `incidents i` joined with `incident_deadlines d`;
+    /// `keys` as for `scope_part`.
+    fn filter_part(q: &IncidentQuery, scope: &ScopeFilter, sql: &mut Sql, part: ScopePart, keys: &str) {
         sql.push(" WHERE 1=1");
-        Self::scope_part(scope, "", sql, part);
+        Self::scope_part(scope, keys, sql, part);
         if !q.statuses.is_empty() {
             // A long list ("everything open") is written as the short list it excludes: the
             // planner then walks the sort order's index instead of sorting every match.
@@ -536,49 +610,50 @@ impl SqlStore {
                 Status::ALL.iter().filter(|s| !q.statuses.contains(s)).map(|s| s.as_str().to_string()).collect();
             if others.len() < q.statuses.len() {
                 if !others.is_empty() {
-                    sql.push(" AND status NOT IN ").bind_list(&others);
+                    sql.push(" AND i.status NOT IN ").bind_list(&others);
                 }
             } else {
                 let s: Vec<String> = q.statuses.iter().map(|s| s.as_str().to_string()).collect();
-                sql.push(" AND status IN ").bind_list(&s);
+                sql.push(" AND i.status IN ").bind_list(&s);
             }
         }
         if let Some(t) = &q.territory {
-            sql.push(&format!(" AND {} = ", t.column())).bind(Bind::S(t.code.clone()));
+            let table = if t.column() == "territory" { "i." } else { keys };
+            sql.push(&format!(" AND {table}{} = ", t.column())).bind(Bind::S(t.code.clone()));
         }
         if let Some(c) = &q.category {
             if c.contains('.') {
-                sql.push(" AND (category = ").bind(Bind::S(c.clone()));
-                sql.push(" OR category LIKE ").bind(Bind::S(format!("{c}.%"))).push(")");
+                sql.push(" AND (i.category = ").bind(Bind::S(c.clone()));
+                sql.push(" OR i.category LIKE ").bind(Bind::S(format!("{c}.%"))).push(")");
             } else {
-                sql.push(" AND direction = ").bind(Bind::S(c.clone()));
+                sql.push(" AND i.direction = ").bind(Bind::S(c.clone()));
             }
         }
         if let Some(o) = &q.org {
-            sql.push(" AND org = ").bind(Bind::S(o.clone()));
+            sql.push(&format!(" AND {keys}org = ")).bind(Bind::S(o.clone()));
         }
         if let Some(c) = q.channel {
-            sql.push(" AND channel = ").bind(Bind::S(c.as_str().into()));
+            sql.push(" AND i.channel = ").bind(Bind::S(c.as_str().into()));
         }
         if let Some(k) = q.kind {
-            sql.push(" AND kind = ").bind(Bind::S(k.as_str().into()));
+            sql.push(" AND i.kind = ").bind(Bind::S(k.as_str().into()));
         }
         if let Some(u) = q.urgent {
-            sql.push(" AND urgent = ").bind(Bind::I(u as i64));
+            sql.push(" AND i.urgent = ").bind(Bind::I(u as i64));
         }
         if let Some(t) = q.text.as_deref().filter(|t| !t.is_empty()) {
             let escaped: String =
                 t.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
-            sql.push(" AND summary LIKE ").bind(Bind::S(format!("%{escaped}%"))).push(" ESCAPE '\\'");
+            sql.push(" AND i.summary LIKE ").bind(Bind::S(format!("%{escaped}%"))).push(" ESCAPE '\\'");
         }
         if let Some(overdue) = q.overdue {
             let now = ms(q.now.unwrap_or_else(Utc::now));
             if overdue {
-                sql.push(" AND next_due < ").bind(Bind::I(now));
-                sql.push(" AND status NOT IN ('closed', 'rejected')");
+                sql.push(" AND d.next_due < ").bind(Bind::I(now));
+                sql.push(" AND i.status NOT IN ('closed', 'rejected')");
             } else {
-                sql.push(" AND (next_due >= ").bind(Bind::I(now));
-                sql.push(" OR status IN ('closed', 'rejected'))");
+                sql.push(" AND (d.next_due >= ").bind(Bind::I(now));
+                sql.push(" OR i.status IN ('closed', 'rejected'))");
             }
         }
     }
@@ -1287,7 +1362,7 @@ impl Store for SqlStore {
     }
 
     async fn incident(&self, id: Id) -> Result<Option<Incident>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1")))
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM {INCIDENT_FROM} WHERE i.id = $1")))
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -1307,22 +1382,25 @@ impl Store for SqlStore {
 
     async fn list_incidents(&self, q: &IncidentQuery, scope: &ScopeFilter) -> Result<Page<Incident>, StoreError> {
         let (col, desc) = match q.sort {
-            SortKey::CreatedDesc => ("created_at", true),
-            SortKey::CreatedAsc => ("created_at", false),
-            SortKey::DueAsc => ("next_due", false),
-            SortKey::UpdatedDesc => ("updated_at", true),
+            SortKey::CreatedDesc => ("i.created_at", true),
+            SortKey::CreatedAsc => ("i.created_at", false),
+            SortKey::DueAsc => ("d.next_due", false),
+            SortKey::UpdatedDesc => ("i.updated_at", true),
         };
+        // Walked by deadline, the rows come from the deadline table's indexes, which hold its
+        // own copies of the scope's columns.
+        let keys = if q.sort == SortKey::DueAsc { "d." } else { "i." };
         let dir = if desc { "DESC" } else { "ASC" };
         let limit = q.limit.clamp(1, 500) as i64;
         let select = |sql: &mut Sql, part: ScopePart| {
-            sql.push(&format!("SELECT {INCIDENT_COLS}, {col} AS sort_key FROM incidents"));
-            Self::filter_part(q, scope, sql, part);
+            sql.push(&format!("SELECT {INCIDENT_COLS}, {col} AS sort_key FROM {INCIDENT_FROM}"));
+            Self::filter_part(q, scope, sql, part, keys);
             if let Some(c) = q.after {
                 let op = if desc { "<" } else { ">" };
-                sql.push(&format!(" AND ({col}, id) {op} (")).bind(Bind::I(c.key));
+                sql.push(&format!(" AND ({col}, {keys}id) {op} (")).bind(Bind::I(c.key));
                 sql.push(", ").bind(Bind::I(c.id)).push(")");
             }
-            sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT ")).bind(Bind::I(limit + 1));
+            sql.push(&format!(" ORDER BY {col} {dir}, {keys}id {dir} LIMIT ")).bind(Bind::I(limit + 1));
         };
         let mut sql = Sql::default();
         if !scope.all && !scope.orgs.is_empty() {
@@ -1354,8 +1432,10 @@ impl Store for SqlStore {
 
     async fn count_incidents(&self, q: &IncidentQuery, scope: &ScopeFilter) -> Result<u64, StoreError> {
         let mut sql = Sql::default();
-        sql.push("SELECT COUNT(*) AS n FROM incidents");
-        Self::filter(q, scope, &mut sql);
+        // The deadline table is joined only when a condition needs it.
+        let from = if q.overdue.is_some() { INCIDENT_FROM } else { "incidents i" };
+        sql.push(&format!("SELECT COUNT(*) AS n FROM {from}"));
+        Self::filter_part(q, scope, &mut sql, ScopePart::Whole, "i.");
         let row = sql.query().fetch_one(&self.pool).await.map_err(backend_error)?;
         Ok(row.try_get::<i64, _>("n").map_err(backend_error)?.max(0) as u64)
     }
@@ -1435,8 +1515,8 @@ impl Store for SqlStore {
 
     async fn due_warnings(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_alarm <= $1 AND next_warn <= $1 \
-             ORDER BY next_alarm, id LIMIT $2"
+            "SELECT {INCIDENT_COLS} FROM {INCIDENT_FROM} WHERE d.next_alarm <= $1 AND d.next_warn <= $1 \
+             ORDER BY d.next_alarm, d.id LIMIT $2"
         )))
         .bind(ms(now))
         .bind(i64::from(limit))
@@ -1486,19 +1566,21 @@ impl Store for SqlStore {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Overview, StoreError> {
+        // Only the figures by municipality (with the overdue) read the deadline table.
         let base = |select: &str, group: &str| {
+            let from = if select.contains("d.next_due") { INCIDENT_FROM } else { "incidents i" };
             let mut sql = Sql::default();
-            sql.push(&format!("SELECT {select} FROM incidents WHERE created_at >= ")).bind(Bind::I(ms(since)));
-            Self::scope(scope, "", &mut sql);
+            sql.push(&format!("SELECT {select} FROM {from} WHERE i.created_at >= ")).bind(Bind::I(ms(since)));
+            Self::scope(scope, &mut sql);
             sql.push(group);
             sql
         };
         let overdue_expr = format!(
-            "SUM(CASE WHEN next_due < {} AND status NOT IN ('closed', 'rejected', 'answered') THEN 1 ELSE 0 END)",
+            "SUM(CASE WHEN d.next_due < {} AND i.status NOT IN ('closed', 'rejected', 'answered') THEN 1 ELSE 0 END)",
             ms(now)
         );
         let mut o = Overview::default();
-        let rows = base("status, COUNT(*) AS n", " GROUP BY status")
+        let rows = base("i.status, COUNT(*) AS n", " GROUP BY i.status")
             .query()
             .fetch_all(&self.pool)
             .await
@@ -1509,7 +1591,7 @@ impl Store for SqlStore {
             o.total += n;
             o.by_status.push((Status::parse(&st).ok_or_else(|| corrupt("status", &st))?, n));
         }
-        let rows = base(&format!("municipality, COUNT(*) AS n, {overdue_expr} AS late"), " GROUP BY municipality")
+        let rows = base(&format!("i.municipality, COUNT(*) AS n, {overdue_expr} AS late"), " GROUP BY i.municipality")
             .query()
             .fetch_all(&self.pool)
             .await
@@ -1520,7 +1602,7 @@ impl Store for SqlStore {
             o.by_municipality.push((get(r, "municipality")?, get::<i64>(r, "n")?.max(0) as u64, late));
         }
         o.by_municipality.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let rows = base("category, COUNT(*) AS n", " GROUP BY category")
+        let rows = base("i.category, COUNT(*) AS n", " GROUP BY i.category")
             .query()
             .fetch_all(&self.pool)
             .await
@@ -1529,7 +1611,7 @@ impl Store for SqlStore {
             o.by_category.push((get(r, "category")?, get::<i64>(r, "n")?.max(0) as u64));
         }
         o.by_category.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let rows = base("first_answer_seconds, closure_seconds", "")
+        let rows = base("i.first_answer_seconds, i.closure_seconds", "")
             .query()
             .fetch_all(&self.pool)
             .await
@@ -1723,7 +1805,7 @@ impl Store for SqlStore {
             "SELECT {PUBLICATION_COLS}, p.answer_id, a.incident_id, a.text {OUTBOX_FROM} \
              JOIN incidents i ON i.id = a.incident_id WHERE 1=1"
         ));
-        Self::scope(scope, "i.", &mut sql);
+        Self::scope(scope, &mut sql);
         if !states.is_empty() {
             let s: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
             sql.push(" AND p.state IN ").bind_list(&s);
@@ -1761,7 +1843,8 @@ impl Store for SqlStore {
 
     async fn due_escalations(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_escalation <= $1 ORDER BY next_escalation, id LIMIT $2"
+            "SELECT {INCIDENT_COLS} FROM {INCIDENT_FROM} WHERE i.next_escalation <= $1 \
+             ORDER BY i.next_escalation, i.id LIMIT $2"
         )))
         .bind(ms(now))
         .bind(i64::from(limit))
@@ -1773,8 +1856,8 @@ impl Store for SqlStore {
 
     async fn waiting_since(&self, since: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLS} FROM incidents WHERE status = 'waiting_citizen' AND paused_at < $1 \
-             ORDER BY paused_at, id LIMIT $2"
+            "SELECT {INCIDENT_COLS} FROM {INCIDENT_FROM} WHERE i.status = 'waiting_citizen' AND i.paused_at < $1 \
+             ORDER BY i.paused_at, i.id LIMIT $2"
         )))
         .bind(ms(since))
         .bind(i64::from(limit))
@@ -1786,8 +1869,8 @@ impl Store for SqlStore {
 
     async fn due_breaches(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Incident>, StoreError> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {INCIDENT_COLS} FROM incidents WHERE next_alarm < $1 AND next_breach < $1 \
-             ORDER BY next_alarm, id LIMIT $2"
+            "SELECT {INCIDENT_COLS} FROM {INCIDENT_FROM} WHERE d.next_alarm < $1 AND d.next_breach < $1 \
+             ORDER BY d.next_alarm, d.id LIMIT $2"
         )))
         .bind(ms(now))
         .bind(i64::from(limit))
@@ -1801,10 +1884,12 @@ impl Store for SqlStore {
         // A million rows are read after a calendar change. The driver's cost is per row and per
         // column, so a page comes back as one text value: each incident packed into one field
         // list (`DEADLINE_PACK`), the incidents joined in id order. Codes never hold `|` or `;`.
+        // Both tables are bounded by id: PostgreSQL does not carry `i.id > $1` across the join, and
+        // its merge join would otherwise walk the deadline table from the start for every page.
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT string_agg(p, ';' ORDER BY id) AS page FROM (SELECT id, {DEADLINE_PACK} AS p FROM incidents \
-             WHERE id > $1 AND status NOT IN ('answered', 'closed', 'rejected', 'waiting_citizen') \
-             ORDER BY id LIMIT $2) AS q"
+            "SELECT string_agg(p, ';' ORDER BY id) AS page FROM (SELECT i.id AS id, {DEADLINE_PACK} AS p FROM {INCIDENT_FROM} \
+             WHERE i.id > $1 AND d.id > $1 AND i.status NOT IN ('answered', 'closed', 'rejected', 'waiting_citizen') \
+             ORDER BY i.id LIMIT $2) AS q"
         )))
         .bind(after_id)
         .bind(i64::from(limit))
@@ -1848,13 +1933,12 @@ impl Store for SqlStore {
         let done = sqlx::query(
             "UPDATE incidents SET status = $1, kind = $2, category = $3, direction = $4, territory = $5, region = $6, \
              municipality = $7, org = $8, assignee = $9, urgent = $10, sentiment = $11, confidence = $12, \
-             summary = $13, updated_at = $14, first_answer_due = $15, resolution_due = $16, next_due = $17, \
-             first_answered_at = $18, closed_at = $19, rating = $20, tags = $21, suggested_org = $22, \
-             route_note = $23, first_answer_seconds = $24, first_answer_working_seconds = $25, closure_seconds = $26, \
-             closure_working_seconds = $27, deadline_policy = $28, warned_due = $29, breached_due = $30, \
-             next_warn = $31, next_breach = $32, paused_at = $33, escalation_level = $34, next_escalation = $35, \
-             clock_started_at = $36, registration_due = $37, redirect_due = $38, extended_at = $39, co_orgs = $40, \
-             paused_seconds = $41, next_alarm = $42, version = version + 1 WHERE id = $43 AND version = $44",
+             summary = $13, updated_at = $14, first_answered_at = $15, closed_at = $16, rating = $17, tags = $18, \
+             suggested_org = $19, route_note = $20, first_answer_seconds = $21, first_answer_working_seconds = $22, \
+             closure_seconds = $23, closure_working_seconds = $24, deadline_policy = $25, warned_due = $26, \
+             breached_due = $27, paused_at = $28, escalation_level = $29, next_escalation = $30, \
+             clock_started_at = $31, extended_at = $32, co_orgs = $33, paused_seconds = $34, \
+             version = version + 1 WHERE id = $35 AND version = $36",
         )
         .bind(i.status.as_str())
         .bind(i.kind.map(|k| k.as_str()))
@@ -1870,9 +1954,6 @@ impl Store for SqlStore {
         .bind(i.confidence.map(|c| to_json(&c)))
         .bind(&i.summary)
         .bind(ms(i.updated_at))
-        .bind(i.first_answer_due.map(ms))
-        .bind(i.resolution_due.map(ms))
-        .bind(next_due_key(i))
         .bind(i.first_answered_at.map(ms))
         .bind(i.closed_at.map(ms))
         .bind(i.rating.map(i64::from))
@@ -1886,18 +1967,13 @@ impl Store for SqlStore {
         .bind(i.deadline_policy.clone())
         .bind(i.warned_due.map(ms))
         .bind(i.breached_due.map(ms))
-        .bind(unfinished_key(i, i.next_warning()))
-        .bind(unfinished_key(i, i.next_breach()))
         .bind(i.paused_at.map(ms))
         .bind(i64::from(i.escalation_level))
         .bind(unfinished_key(i, i.next_escalation()))
         .bind(i.clock_started_at.map(ms))
-        .bind(i.registration_due.map(ms))
-        .bind(i.redirect_due.map(ms))
         .bind(i.extended_at.map(ms))
         .bind(to_json(&i.co_orgs))
         .bind(i.paused_seconds)
-        .bind(alarm(unfinished_key(i, i.next_warning()), unfinished_key(i, i.next_breach())))
         .bind(i.id)
         .bind(change.expected_version)
         .execute(&mut *tx)
@@ -1912,6 +1988,26 @@ impl Store for SqlStore {
                 .is_some();
             return Err(if exists { StoreError::Concurrent } else { StoreError::NotFound });
         }
+        // The deadline row follows, with the version it was computed from.
+        let (warn, breach) = (unfinished_key(i, i.next_warning()), unfinished_key(i, i.next_breach()));
+        let row = DeadlineValues {
+            id: i.id,
+            version: change.expected_version + 1,
+            region: &i.region,
+            municipality: &i.municipality,
+            org: &i.org,
+            first_answer_due: i.first_answer_due,
+            resolution_due: i.resolution_due,
+            registration_due: i.registration_due,
+            redirect_due: i.redirect_due,
+            next_due: next_due_key(i),
+            warn,
+            breach,
+        };
+        let mut deadlines = Sql::for_backend(self.backend);
+        deadlines.push(&format!("UPDATE incident_deadlines SET ({DEADLINE_COLS}) = "));
+        deadlines.deadline_values(&row).push(" WHERE id = ").bind(Bind::I(i.id));
+        deadlines.query().execute(&mut *tx).await.map_err(backend_error)?;
         // The co-executors' table follows the row (it serves the scope filter).
         if change.event.changes.iter().any(|c| c.field == "co_orgs") {
             sqlx::query("DELETE FROM incident_orgs WHERE incident_id = $1")
@@ -2073,7 +2169,7 @@ impl Store for SqlStore {
             .await
             .map_err(backend_error)?;
         }
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1")))
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM {INCIDENT_FROM} WHERE i.id = $1")))
             .bind(i.id)
             .fetch_one(&mut *tx)
             .await
@@ -2133,14 +2229,11 @@ impl Store for SqlStore {
             return Err(StoreError::Conflict("the message is the incident's only one".into()));
         }
         let (seed, c) = (&sp.seed, &sp.seed.classification);
-        // Timed from the split, as intake times from capture.
-        let (next, warn) = new_incident_keys(seed, sp.at);
         let row = sqlx::query(
             "INSERT INTO incidents (status, kind, category, direction, territory, region, municipality, org, \
              suggested_org, route_note, urgent, sentiment, confidence, channel, source, summary, created_at, \
-             updated_at, first_answer_due, resolution_due, deadline_policy, next_due, next_warn, next_breach, tags, \
-             registration_due, redirect_due, next_alarm, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, 1) RETURNING id",
+             updated_at, deadline_policy, tags, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+             $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1) RETURNING id",
         )
         .bind(Status::New.as_str())
         .bind(c.kind.map(|k| k.as_str()))
@@ -2160,20 +2253,17 @@ impl Store for SqlStore {
         .bind(&seed.summary)
         .bind(ms(sp.at))
         .bind(ms(sp.at))
-        .bind(seed.first_answer_due.map(ms))
-        .bind(seed.resolution_due.map(ms))
         .bind(seed.deadline_policy.clone())
-        .bind(next)
-        .bind(warn)
-        .bind(next)
         .bind(to_json(&seed.tags))
-        .bind(seed.registration_due.map(ms))
-        .bind(seed.redirect_due.map(ms))
-        .bind(alarm(warn, next))
         .fetch_one(&mut *tx)
         .await
         .map_err(backend_error)?;
         let new_id: i64 = get(&row, "id")?;
+        // Timed from the split, as intake times from capture.
+        let mut deadlines = Sql::for_backend(self.backend);
+        deadlines.push(&format!("INSERT INTO incident_deadlines ({DEADLINE_COLS}) VALUES "));
+        deadlines.deadline_values(&DeadlineValues::new_incident(new_id, seed, sp.at));
+        deadlines.query().execute(&mut *tx).await.map_err(backend_error)?;
         sqlx::query("UPDATE messages SET incident_id = $1 WHERE id = $2")
             .bind(new_id)
             .bind(sp.message)
@@ -2202,11 +2292,12 @@ impl Store for SqlStore {
         }
         let mut out = Vec::with_capacity(2);
         for id in [sp.incident, new_id] {
-            let row = sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1")))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(backend_error)?;
+            let row =
+                sqlx::query(AssertSqlSafe(format!("SELECT {INCIDENT_COLS} FROM {INCIDENT_FROM} WHERE i.id = $1")))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
             out.push(incident_row(&row)?);
         }
         tx.commit().await.map_err(backend_error)?;
@@ -2229,7 +2320,7 @@ async fn write_deadlines(pool: &AnyPool, backend: Backend, updates: &[DeadlineUp
         // whole transaction anyway, so the statement says so and needs no journal.
         sql.push(if backend == Backend::Sqlite { "UPDATE OR ROLLBACK" } else { "UPDATE" });
         sql.push(
-            " incidents SET first_answer_due = v.column3, resolution_due = v.column4, \
+            " incident_deadlines SET first_answer_due = v.column3, resolution_due = v.column4, \
              next_due = v.column5, next_warn = v.column6, next_breach = v.column7, registration_due = v.column8, \
              redirect_due = v.column9, next_alarm = v.column10 FROM (VALUES ",
         );
@@ -2244,7 +2335,7 @@ async fn write_deadlines(pool: &AnyPool, backend: Backend, updates: &[DeadlineUp
             sql.push(", ").bind(Bind::I(alarm(key_ms(u.next_warn), key_ms(u.next_breach))));
             sql.push(")");
         }
-        sql.push(") AS v WHERE incidents.id = v.column1 AND incidents.version = v.column2");
+        sql.push(") AS v WHERE incident_deadlines.id = v.column1 AND incident_deadlines.version = v.column2");
         written += sql.query().execute(&mut *tx).await.map_err(backend_error)?.rows_affected();
     }
     tx.commit().await.map_err(backend_error)?;
