@@ -907,18 +907,23 @@ impl Workflow {
     /// Recomputes the due instants of every unfinished incident from its clock start (after a change
     /// of the calendar or of the policies): the capture, or the redirect that restarted the clock;
     /// the first answer for the final one; a granted extension is added again. Returns how many
-    /// incidents were updated. Pages are computed while the next one is read.
+    /// incidents were updated. Each page is written while the next is read and computed.
     pub async fn recompute_deadlines(&self, batch: u32) -> Result<u64, DomainError> {
         let catalog = self.catalog();
         let mut written = 0;
-        let mut rows = self.store.open_deadline_rows(0, batch).await?;
-        while let Some(last) = rows.last().map(|r| r.id) {
-            let updates = catalog.deadline_updates(&rows);
-            // The next page is read while this one is written.
+        let rows = self.store.open_deadline_rows(0, batch).await?;
+        let (mut last, mut updates) = (rows.last().map(|r| r.id), catalog.deadline_updates(&rows));
+        while let Some(after) = last {
+            // The next page is read and computed while this one is written: the store's write
+            // runs on its own, so writing, the slowest part, never waits for the computing.
             let write = async { if updates.is_empty() { Ok(0) } else { self.store.update_deadlines(&updates).await } };
-            let (w, next) = futures_util::future::join(write, self.store.open_deadline_rows(last, batch)).await;
+            let next = async {
+                let rows = self.store.open_deadline_rows(after, batch).await?;
+                Ok::<_, StoreError>((rows.last().map(|r| r.id), catalog.deadline_updates(&rows)))
+            };
+            let (w, next) = futures_util::future::join(write, next).await;
             written += w?;
-            rows = next?;
+            (last, updates) = next?;
         }
         Ok(written)
     }
