@@ -1,7 +1,7 @@
 -- The due instants an incident's deadlines give, and the keys they sort and sweep by, move to a
 -- narrow table of their own. Recomputing deadlines after a calendar or policy change rewrites
--- only these short rows and their five indexes, not the wide incident row (and, on PostgreSQL,
--- not the incident's other nine indexes). Region, municipality and organisation are copies of
+-- only these short rows and their five indexes, not the wide incident row (nor, on PostgreSQL,
+-- the ten indexes of `incidents`). Region, municipality and organisation are copies of
 -- the incident's, so a territory's or an organisation's queue by deadline is one index walk.
 -- `version` is the incident's version when these were last written from its row: a
 -- recomputation skips a row whose incident changed since it was read.
