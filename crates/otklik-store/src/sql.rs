@@ -42,6 +42,12 @@ enum ScopePart {
     CoExecutedOnly,
 }
 
+/// The alias to read a scope column from: `keys` (`i.` or `d.`) for region, municipality and
+/// organisation, which the deadline table copies; `i.` for the rest.
+fn scope_table<'a>(col: &str, keys: &'a str) -> &'a str {
+    if col == "territory" { "i." } else { keys }
+}
+
 /// Takes the in-process writer slot, if there is one (SQLite), until the guard is dropped.
 pub(crate) async fn writer_slot(
     lock: &Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
@@ -167,6 +173,18 @@ pub(crate) enum Bind {
     NullInt,
 }
 
+impl Bind {
+    /// A text value, or NULL.
+    pub(crate) fn text(t: &Option<String>) -> Self {
+        t.clone().map(Bind::S).unwrap_or(Bind::Null)
+    }
+
+    /// An instant as Unix milliseconds, or NULL.
+    pub(crate) fn instant(t: Option<DateTime<Utc>>) -> Self {
+        t.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt)
+    }
+}
+
 /// Builds SQL with numbered placeholders and the values to bind.
 #[derive(Debug, Default)]
 pub(crate) struct Sql {
@@ -211,18 +229,16 @@ impl Sql {
 
     /// One parenthesised `incident_deadlines` row, in `DEADLINE_COLS` order.
     pub(crate) fn deadline_values(&mut self, v: &DeadlineValues<'_>) -> &mut Self {
-        let text = |t: &Option<String>| t.clone().map(Bind::S).unwrap_or(Bind::Null);
-        let instant = |t: Option<DateTime<Utc>>| t.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
         let values = [
             Bind::I(v.id),
             Bind::I(v.version),
-            text(v.region),
-            text(v.municipality),
-            text(v.org),
-            instant(v.first_answer_due),
-            instant(v.resolution_due),
-            instant(v.registration_due),
-            instant(v.redirect_due),
+            Bind::text(v.region),
+            Bind::text(v.municipality),
+            Bind::text(v.org),
+            Bind::instant(v.first_answer_due),
+            Bind::instant(v.resolution_due),
+            Bind::instant(v.registration_due),
+            Bind::instant(v.redirect_due),
             Bind::I(v.next_due),
             Bind::I(v.warn),
             Bind::I(v.breach),
@@ -565,8 +581,7 @@ impl SqlStore {
         let terms = |sql: &mut Sql| {
             for (n, (col, codes)) in direct.iter().enumerate() {
                 sql.push(if n == 0 { " " } else { " OR " });
-                let table = if *col == "territory" { "i." } else { keys };
-                sql.push(&format!("{table}{col} IN ")).bind_list(codes);
+                sql.push(&format!("{}{col} IN ", scope_table(col, keys))).bind_list(codes);
             }
         };
         match part {
@@ -618,8 +633,8 @@ impl SqlStore {
             }
         }
         if let Some(t) = &q.territory {
-            let table = if t.column() == "territory" { "i." } else { keys };
-            sql.push(&format!(" AND {table}{} = ", t.column())).bind(Bind::S(t.code.clone()));
+            let col = t.column();
+            sql.push(&format!(" AND {}{col} = ", scope_table(col, keys))).bind(Bind::S(t.code.clone()));
         }
         if let Some(c) = &q.category {
             if c.contains('.') {
@@ -1567,8 +1582,8 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<Overview, StoreError> {
         // Only the figures by municipality (with the overdue) read the deadline table.
-        let base = |select: &str, group: &str| {
-            let from = if select.contains("d.next_due") { INCIDENT_FROM } else { "incidents i" };
+        let base = |select: &str, group: &str, deadlines: bool| {
+            let from = if deadlines { INCIDENT_FROM } else { "incidents i" };
             let mut sql = Sql::default();
             sql.push(&format!("SELECT {select} FROM {from} WHERE i.created_at >= ")).bind(Bind::I(ms(since)));
             Self::scope(scope, &mut sql);
@@ -1580,7 +1595,7 @@ impl Store for SqlStore {
             ms(now)
         );
         let mut o = Overview::default();
-        let rows = base("i.status, COUNT(*) AS n", " GROUP BY i.status")
+        let rows = base("i.status, COUNT(*) AS n", " GROUP BY i.status", false)
             .query()
             .fetch_all(&self.pool)
             .await
@@ -1591,18 +1606,19 @@ impl Store for SqlStore {
             o.total += n;
             o.by_status.push((Status::parse(&st).ok_or_else(|| corrupt("status", &st))?, n));
         }
-        let rows = base(&format!("i.municipality, COUNT(*) AS n, {overdue_expr} AS late"), " GROUP BY i.municipality")
-            .query()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend_error)?;
+        let rows =
+            base(&format!("i.municipality, COUNT(*) AS n, {overdue_expr} AS late"), " GROUP BY i.municipality", true)
+                .query()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
         for r in &rows {
             let late = get::<Option<i64>>(r, "late")?.unwrap_or(0).max(0) as u64;
             o.overdue += late;
             o.by_municipality.push((get(r, "municipality")?, get::<i64>(r, "n")?.max(0) as u64, late));
         }
         o.by_municipality.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let rows = base("i.category, COUNT(*) AS n", " GROUP BY i.category")
+        let rows = base("i.category, COUNT(*) AS n", " GROUP BY i.category", false)
             .query()
             .fetch_all(&self.pool)
             .await
@@ -1611,7 +1627,7 @@ impl Store for SqlStore {
             o.by_category.push((get(r, "category")?, get::<i64>(r, "n")?.max(0) as u64));
         }
         o.by_category.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let rows = base("i.first_answer_seconds, i.closure_seconds", "")
+        let rows = base("i.first_answer_seconds, i.closure_seconds", "", false)
             .query()
             .fetch_all(&self.pool)
             .await
@@ -2325,13 +2341,12 @@ async fn write_deadlines(pool: &AnyPool, backend: Backend, updates: &[DeadlineUp
              redirect_due = v.column9, next_alarm = v.column10 FROM (VALUES ",
         );
         let key = |t: Option<DateTime<Utc>>| Bind::I(key_ms(t));
-        let opt = |t: Option<DateTime<Utc>>| t.map(|t| Bind::I(ms(t))).unwrap_or(Bind::NullInt);
         for (n, u) in chunk.iter().enumerate() {
             sql.push(if n == 0 { "(" } else { ", (" });
             sql.bind(Bind::I(u.id)).push(", ").bind(Bind::I(u.version)).push(", ");
-            sql.bind(opt(u.first_answer_due)).push(", ").bind(opt(u.resolution_due)).push(", ");
+            sql.bind(Bind::instant(u.first_answer_due)).push(", ").bind(Bind::instant(u.resolution_due)).push(", ");
             sql.bind(key(u.next_due)).push(", ").bind(key(u.next_warn)).push(", ").bind(key(u.next_breach));
-            sql.push(", ").bind(opt(u.registration_due)).push(", ").bind(opt(u.redirect_due));
+            sql.push(", ").bind(Bind::instant(u.registration_due)).push(", ").bind(Bind::instant(u.redirect_due));
             sql.push(", ").bind(Bind::I(alarm(key_ms(u.next_warn), key_ms(u.next_breach))));
             sql.push(")");
         }
