@@ -298,9 +298,9 @@ async fn recompute(incidents: usize, url: Option<String>) -> anyhow::Result<()> 
         "recompute deadlines, nothing changed: {incidents} incidents checked, {n} written, in {:.2} s",
         t.elapsed().as_secs_f64()
     );
-    // A calendar change: the first working day from the newest incident's capture on becomes a day
+    // A calendar change: the first working day after the newest incident's capture becomes a day
     // off (as a region's extra day off would), which moves every deadline counted in working time
-    // whose window spans it (here the social networks' 9 working hours).
+    // whose window spans it (here the social networks' 9 working hours of the evening's messages).
     let all = otklik_core::access::ScopeFilter { all: true, ..Default::default() };
     let newest = otklik_core::store::IncidentQuery {
         sort: otklik_core::store::SortKey::CreatedDesc,
@@ -308,7 +308,7 @@ async fn recompute(incidents: usize, url: Option<String>) -> anyhow::Result<()> 
         ..Default::default()
     };
     let newest = server.store.list_incidents(&newest, &all).await?.items.pop().context("no incidents")?;
-    let mut day = newest.created_at.date_naive();
+    let mut day = newest.created_at.date_naive() + chrono::Duration::days(1);
     while wf.catalog().calendar.day_kind(day) != otklik_core::calendar::DayKind::Working {
         day += chrono::Duration::days(1);
     }
@@ -415,7 +415,9 @@ async fn loaded_at(incidents: usize, url: Option<String>) -> anyhow::Result<(Ser
         .await? as usize;
     if have < incidents {
         let t = Instant::now();
-        let wf = setup::workflow(server.store.clone(), Arc::new(SystemClock), None).await?;
+        let probe = setup::workflow(server.store.clone(), Arc::new(SystemClock), None).await?;
+        let clock = Arc::new(EveningClock::new(&probe.catalog(), have));
+        let wf = setup::workflow(server.store.clone(), clock, None).await?;
         let catalog = wf.catalog();
         let territories: Vec<String> = catalog.hierarchy.territory_codes();
         let mut categories: Vec<String> =
@@ -442,7 +444,7 @@ async fn loaded_at(incidents: usize, url: Option<String>) -> anyhow::Result<(Ser
                         author: Author { id: format!("vk:{}", i % 9973), name: None },
                         text: TEXTS[i % TEXTS.len()].into(),
                         attachments: vec![],
-                        published_at: Utc::now(),
+                        published_at: wf.now(),
                         url: None,
                         raw: serde_json::Value::Null,
                     };
@@ -463,6 +465,40 @@ async fn loaded_at(incidents: usize, url: Option<String>) -> anyhow::Result<(Ser
         eprintln!("loaded {} incidents in {:.0} s", incidents - have, t.elapsed().as_secs_f64());
     }
     Ok((server, tmp))
+}
+
+/// The capture times of the loaded incidents: an evening's stream, from 19:00 Moscow time on the
+/// latest day before today that is followed by a working day, 14 ms apart (a million messages
+/// fill the evening to about 23:00).
+///
+/// Out of working hours on purpose. A social-network message captured in working hours gets its
+/// first-answer deadline from the 24-hour cap (9 working hours of a 9-hour day end exactly a day
+/// later), which no calendar change moves; one captured in the evening gets it from the working
+/// hours of the next working day, so that day becoming a day off moves it. With captures at the
+/// time of the run, the calendar pass moved nothing or three quarters depending on the hour.
+#[derive(Debug)]
+struct EveningClock {
+    start: chrono::DateTime<Utc>,
+    next: std::sync::atomic::AtomicI64,
+}
+
+impl EveningClock {
+    fn new(catalog: &otklik_core::workflow::Catalog, have: usize) -> Self {
+        let moscow = chrono::FixedOffset::east_opt(3 * 3600).expect("a valid offset");
+        let mut day = Utc::now().with_timezone(&moscow).date_naive() - chrono::Duration::days(1);
+        while catalog.calendar.day_kind(day + chrono::Duration::days(1)) != otklik_core::calendar::DayKind::Working {
+            day -= chrono::Duration::days(1);
+        }
+        let evening = day.and_hms_opt(19, 0, 0).expect("a valid time").and_local_timezone(moscow).unwrap();
+        EveningClock { start: evening.with_timezone(&Utc), next: std::sync::atomic::AtomicI64::new(have as i64) }
+    }
+}
+
+impl otklik_core::workflow::Clock for EveningClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.start + chrono::Duration::milliseconds(n * 14)
+    }
 }
 
 /// The organisation whose executor's queue is timed.
