@@ -29,6 +29,9 @@ pub struct SqlStore {
     write_lock: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// The group-commit queue of intake.
     intake: tokio::sync::mpsc::Sender<crate::intake::Job>,
+    /// Never sent on: the background checkpoints of a SQLite file stop when the last clone of the
+    /// store is dropped and this closes, so a store dropped without `close` lets its pool go.
+    _checkpoints: Option<tokio::sync::mpsc::Sender<()>>,
 }
 
 /// Which rows of a scope a statement reads.
@@ -493,7 +496,12 @@ impl SqlStore {
     pub(crate) fn new(pool: AnyPool, backend: Backend) -> Self {
         let write_lock = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
         let intake = crate::intake::spawn(pool.clone(), backend, write_lock.clone());
-        SqlStore { pool, backend, write_lock, intake }
+        SqlStore { pool, backend, write_lock, intake, _checkpoints: None }
+    }
+
+    /// Ties the life of a background checkpoint task to this store (see `checkpoints`).
+    pub(crate) fn with_checkpoints(self, stop: tokio::sync::mpsc::Sender<()>) -> Self {
+        SqlStore { _checkpoints: Some(stop), ..self }
     }
 
     /// Takes the in-process writer slot (SQLite only) for the duration of a write transaction.

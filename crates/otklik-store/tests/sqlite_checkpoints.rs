@@ -39,3 +39,21 @@ async fn committed_rows_reach_the_database_file_without_a_writer_checkpoint() {
     }
     store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_dropped_without_close_lets_its_database_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otklik.db");
+    let store = otklik_store::open(path.to_str().unwrap()).await.unwrap();
+    store.ingest(&message("ckpt", "d-1", "яма"), &seed(Some("lip"), Some("yelets")), Utc::now()).await.unwrap();
+    let log = dir.path().join("otklik.db-wal");
+    assert!(log.exists(), "a file database in WAL mode keeps a log while open");
+    drop(store);
+    // SQLite removes the log when its last connection closes, which happens only once no
+    // background task holds the pool any more.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while log.exists() {
+        assert!(Instant::now() < deadline, "the log is still there 10 s after the store was dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
