@@ -62,8 +62,8 @@ const PLAIN_HOLIDAYS: [(u32, u32); 14] =
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
     /// A calendar file that could not be taken, with its name and, where known, the line.
-    #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-    File { file: String, line: Option<usize>, message: String },
+    #[error("{file}{}: {problem}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    File { file: String, line: Option<usize>, problem: CalendarProblem },
     #[error("invalid working hours `{input}`: {reason}")]
     WorkingHours { input: String, reason: String },
     #[error("invalid instant `{input}`: {reason}")]
@@ -72,6 +72,46 @@ pub enum CalendarError {
     Amount { input: String, reason: String },
     #[error("unknown time zone `{0}` (expected an IANA name such as Europe/Moscow)")]
     Zone(String),
+}
+
+/// What is wrong in a calendar file. A variant of its own for each refusal, so the console can
+/// word it in Russian; `Display` is the English of logs and the API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarProblem {
+    /// Not the calendar's TOML: a syntax error, or a field missing or of the wrong type (the
+    /// parser's own words).
+    #[error("{0}")]
+    Syntax(String),
+    #[error("year {0} is out of range")]
+    YearOutOfRange(i64),
+    #[error("`source` must name the legal act")]
+    NoSource,
+    #[error("`{value}` in `{list}` is not a date YYYY-MM-DD")]
+    NotADate { list: &'static str, value: String },
+    #[error("`{value}` in `{list}` must be a date without a time")]
+    DateWithTime { list: &'static str, value: String },
+    #[error("`{list}` must hold dates, found `{found}`")]
+    NotDates { list: &'static str, found: String },
+    #[error("{date} in `{list}` is outside the file's year {year}")]
+    OutsideYear { list: &'static str, date: NaiveDate, year: i32 },
+    #[error("{0} in `short_days` is not a working day")]
+    ShortNotWorking(NaiveDate),
+    #[error("{date} is listed twice in `{list}`")]
+    Twice { list: &'static str, date: NaiveDate },
+    #[error("{date} is in both `{first}` and `{second}`")]
+    TwoLists { first: &'static str, second: &'static str, date: NaiveDate },
+    #[error("{0} in `transferred_days_off` is a {wd}, not Mon–Fri", wd = .0.weekday())]
+    TransferOnWeekend(NaiveDate),
+    #[error("{0} in `working_weekends` is a {wd}, not Sat/Sun", wd = .0.weekday())]
+    WorkingWeekendOnWeekday(NaiveDate),
+    #[error("year {0} is given by more than one file")]
+    YearTwice(i32),
+    /// Stored for one year, the text is for another.
+    #[error("the text is for year {found}, not {expected}")]
+    WrongYear { found: i32, expected: i32 },
+    /// Only these years can be edited.
+    #[error("year {year} is outside {first}–{last}")]
+    NotEditable { year: i32, first: i32, last: i32 },
 }
 
 /// What a local day is for working time.
@@ -173,21 +213,21 @@ fn line_at(text: &str, offset: usize) -> usize {
 }
 
 fn parse_year_file(file: &str, text: &str) -> Result<ParsedYear, CalendarError> {
-    let err = |offset: Option<usize>, message: String| CalendarError::File {
+    let err = |offset: Option<usize>, problem: CalendarProblem| CalendarError::File {
         file: file.to_string(),
         line: offset.map(|o| line_at(text, o)),
-        message,
+        problem,
     };
-    let parsed: CalendarFile = toml::from_str(text).map_err(|e| err(e.span().map(|s| s.start), e.message().into()))?;
+    let parsed: CalendarFile = toml::from_str(text)
+        .map_err(|e| err(e.span().map(|s| s.start), CalendarProblem::Syntax(e.message().into())))?;
     let year_at = Some(parsed.year.span().start);
-    let year = i32::try_from(*parsed.year.get_ref())
-        .ok()
-        .filter(|y| (1..=9999).contains(y))
-        .ok_or_else(|| err(year_at, format!("year {} is out of range", parsed.year.get_ref())))?;
+    let out_of_range = || err(year_at, CalendarProblem::YearOutOfRange(*parsed.year.get_ref()));
+    let year =
+        i32::try_from(*parsed.year.get_ref()).ok().filter(|y| (1..=9999).contains(y)).ok_or_else(out_of_range)?;
     if parsed.source.get_ref().trim().is_empty() {
-        return Err(err(Some(parsed.source.span().start), "`source` must name the legal act".into()));
+        return Err(err(Some(parsed.source.span().start), CalendarProblem::NoSource));
     }
-    let first = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| err(year_at, "invalid year".into()))?;
+    let first = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(out_of_range)?;
     let len = if first.leap_year() { 366 } else { 365 };
 
     // The weekly rule first, then each list; `owner` remembers which list claimed a day so a
@@ -210,18 +250,20 @@ fn parse_year_file(file: &str, text: &str) -> Result<ParsedYear, CalendarError> 
     for (n, (list, entries)) in lists.into_iter().enumerate() {
         for entry in entries {
             let at = Some(entry.span().start);
+            let not_a_date = |value: String| err(at, CalendarProblem::NotADate { list, value });
             let date = match entry.get_ref() {
-                toml::Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .map_err(|_| err(at, format!("`{s}` in `{list}` is not a date YYYY-MM-DD")))?,
+                toml::Value::String(s) => {
+                    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| not_a_date(s.clone()))?
+                }
                 toml::Value::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
                     (Some(d), None, None) => NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
-                        .ok_or_else(|| err(at, format!("`{dt}` in `{list}` is not a valid date")))?,
-                    _ => return Err(err(at, format!("`{dt}` in `{list}` must be a date without a time"))),
+                        .ok_or_else(|| not_a_date(dt.to_string()))?,
+                    _ => return Err(err(at, CalendarProblem::DateWithTime { list, value: dt.to_string() })),
                 },
-                other => return Err(err(at, format!("`{list}` must hold dates, found `{other}`"))),
+                other => return Err(err(at, CalendarProblem::NotDates { list, found: other.to_string() })),
             };
             if date.year() != year {
-                return Err(err(at, format!("{date} in `{list}` is outside the file's year {year}")));
+                return Err(err(at, CalendarProblem::OutsideYear { list, date, year }));
             }
             let i = date.ordinal0() as usize;
             dates[n].push(date);
@@ -230,33 +272,26 @@ fn parse_year_file(file: &str, text: &str) -> Result<ParsedYear, CalendarError> 
                 // A shortened day must be a working day: a weekday no list made a day off, or a
                 // working weekend. It is the one list that may repeat a working weekend's date.
                 if kinds[i] != DayKind::Working {
-                    return Err(err(at, format!("{date} in `short_days` is not a working day")));
+                    return Err(err(at, CalendarProblem::ShortNotWorking(date)));
                 }
                 if owner[i] == Some("short_days") {
-                    return Err(err(at, format!("{date} is listed twice in `short_days`")));
+                    return Err(err(at, CalendarProblem::Twice { list, date }));
                 }
                 kinds[i] = DayKind::Short;
                 owner[i] = Some("short_days");
                 continue;
             }
             if let Some(previous) = owner[i] {
-                let message = if previous == list {
-                    format!("{date} is listed twice in `{list}`")
+                let problem = if previous == list {
+                    CalendarProblem::Twice { list, date }
                 } else {
-                    format!("{date} is in both `{previous}` and `{list}`")
+                    CalendarProblem::TwoLists { first: previous, second: list, date }
                 };
-                return Err(err(at, message));
+                return Err(err(at, problem));
             }
             match list {
-                "transferred_days_off" if weekend => {
-                    return Err(err(
-                        at,
-                        format!("{date} in `transferred_days_off` is a {}, not Mon–Fri", date.weekday()),
-                    ));
-                }
-                "working_weekends" if !weekend => {
-                    return Err(err(at, format!("{date} in `working_weekends` is a {}, not Sat/Sun", date.weekday())));
-                }
+                "transferred_days_off" if weekend => return Err(err(at, CalendarProblem::TransferOnWeekend(date))),
+                "working_weekends" if !weekend => return Err(err(at, CalendarProblem::WorkingWeekendOnWeekday(date))),
                 _ => {}
             }
             kinds[i] = if list == "working_weekends" { DayKind::Working } else { DayKind::Off };
@@ -373,7 +408,7 @@ impl ProductionCalendar {
                 return Err(CalendarError::File {
                     file: name.to_string(),
                     line,
-                    message: format!("year {} is given by more than one file", parsed.year),
+                    problem: CalendarProblem::YearTwice(parsed.year),
                 });
             }
             years.push(parsed);

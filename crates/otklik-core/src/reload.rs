@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::calendar::{CalendarError, CalendarYear, ProductionCalendar};
+use crate::calendar::{CalendarError, CalendarProblem, CalendarYear, ProductionCalendar};
 use crate::error::DomainError;
 use crate::model::Role;
 use crate::reference::{ReferenceData, ReferenceError};
@@ -58,7 +58,7 @@ pub enum ReloadError {
 impl From<CalendarError> for ReloadError {
     fn from(e: CalendarError) -> Self {
         ReloadError::Invalid(match e {
-            CalendarError::File { file, line, message } => ReferenceError { file, line, message },
+            CalendarError::File { file, line, problem } => ReferenceError { file, line, message: problem.to_string() },
             other => ReferenceError { file: "calendar".into(), line: None, message: other.to_string() },
         })
     }
@@ -84,14 +84,20 @@ fn line_of_year(text: &str) -> Option<usize> {
 
 /// Parses one year's text for storing as `year`: valid, of that year, within [`EDITABLE_YEARS`].
 pub fn check_calendar_year(year: i32, name: &str, text: &str) -> Result<CalendarYear, ReloadError> {
+    calendar_year(year, name, text).map_err(ReloadError::from)
+}
+
+/// [`check_calendar_year`] with the refusal as a [`CalendarError::File`], whose problem the
+/// console words for its reader.
+pub fn calendar_year(year: i32, name: &str, text: &str) -> Result<CalendarYear, CalendarError> {
     let parsed = ProductionCalendar::parse_year(name, text)?;
-    let fail =
-        |message: String| ReloadError::Invalid(ReferenceError { file: name.into(), line: line_of_year(text), message });
+    let fail = |problem: CalendarProblem| CalendarError::File { file: name.into(), line: line_of_year(text), problem };
     if parsed.year != year {
-        return Err(fail(format!("the text is for year {}, not {year}", parsed.year)));
+        return Err(fail(CalendarProblem::WrongYear { found: parsed.year, expected: year }));
     }
     if !EDITABLE_YEARS.contains(&year) {
-        return Err(fail(format!("year {year} is outside {}–{}", EDITABLE_YEARS.start(), EDITABLE_YEARS.end())));
+        let (first, last) = (*EDITABLE_YEARS.start(), *EDITABLE_YEARS.end());
+        return Err(fail(CalendarProblem::NotEditable { year, first, last }));
     }
     Ok(parsed)
 }

@@ -349,9 +349,9 @@ fn bad_working_hours_are_refused_with_a_reason() {
 
 fn file_error(text: &str) -> (Option<usize>, String) {
     match ProductionCalendar::parse(&[("ru-2026.toml", text)]).unwrap_err() {
-        CalendarError::File { file, line, message } => {
+        CalendarError::File { file, line, problem } => {
             assert_eq!(file, "ru-2026.toml");
-            (line, message)
+            (line, problem.to_string())
         }
         other => panic!("unexpected error {other}"),
     }

@@ -526,7 +526,18 @@ async fn an_administrator_edits_a_calendar_year_in_the_console() {
     let (s, _, page) = b.form("/admin/calendar/2026", &[("_csrf", &csrf), ("text", &broken)]).await;
     assert_eq!(s, 422);
     let line = line_of(&broken, "2026-03-32");
-    assert!(page.contains(&format!("Календарь не сохранён: ошибка в тексте (строка {line})")), "{page}");
+    assert!(
+        page.contains(&format!(
+            "Календарь не сохранён: ошибка в тексте (строка {line}): «2026-03-32» в списке transferred_days_off — не дата вида ГГГГ-ММ-ДД"
+        )),
+        "{page}"
+    );
+    // A valid date on the wrong day of the week is worded in Russian too, with the weekday.
+    let saturday = EMBEDDED_2026.replace("    \"2026-03-09\", # from Sun", "    \"2026-03-07\", # from Sun");
+    let (s, _, page) = b.form("/admin/calendar/2026", &[("_csrf", &csrf), ("text", &saturday)]).await;
+    assert_eq!(s, 422);
+    let line = line_of(&saturday, "2026-03-07");
+    assert!(page.contains(&format!("(строка {line}): 07.03.2026 в списке transferred_days_off — суббота")), "{page}");
     assert_eq!(origins(&app.get(&admin, "/api/v1/calendar").await.1)[1], (2026, "embedded".to_string()));
     // Without the session's token: refused.
     let (s, _, _) = b.form("/admin/calendar/2026", &[("_csrf", "forged"), ("text", &edited_2026())]).await;

@@ -5,6 +5,8 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Datelike, NaiveDate, Weekday};
+use otklik_core::calendar::{CalendarError, CalendarProblem};
 use otklik_core::reload::{CalendarOrigin, ReloadError};
 use serde::Deserialize;
 
@@ -83,8 +85,13 @@ pub(super) async fn save(
             Redirect::to("/admin?saved=calendar#calendar").into_response()
         }
         Err(ReloadError::Invalid(e)) => {
-            let at = e.line.map(|l| format!(" (строка {l})")).unwrap_or_default();
-            let msg = format!("Календарь не сохранён: ошибка в тексте{at}: {}", e.message);
+            // The same check again, for what is wrong as a problem to word in Russian.
+            let (line, what) = match otklik_core::reload::calendar_year(year, "calendar", &f.text) {
+                Err(CalendarError::File { line, problem, .. }) => (line, problem_ru(&problem)),
+                _ => (e.line, e.message),
+            };
+            let at = line.map(|l| format!(" (строка {l})")).unwrap_or_default();
+            let msg = format!("Календарь не сохранён: ошибка в тексте{at}: {what}");
             render(&c, year, f.text, stored, Some(msg))
         }
         Err(ReloadError::Domain(e)) => {
@@ -115,5 +122,96 @@ pub(super) async fn restore(
             tracing::warn!(error = %e, year, "stored calendar year not deleted");
             not_found(&c, StatusCode::INTERNAL_SERVER_ERROR)
         }
+    }
+}
+
+/// A calendar file's problem in the administrator's words. List names stay as written in the
+/// text, since that is where they are corrected.
+fn problem_ru(problem: &CalendarProblem) -> String {
+    let day = |d: &NaiveDate| d.format("%d.%m.%Y").to_string();
+    let weekday = |d: &NaiveDate| match d.weekday() {
+        Weekday::Mon => "понедельник",
+        Weekday::Tue => "вторник",
+        Weekday::Wed => "среда",
+        Weekday::Thu => "четверг",
+        Weekday::Fri => "пятница",
+        Weekday::Sat => "суббота",
+        Weekday::Sun => "воскресенье",
+    };
+    match problem {
+        CalendarProblem::Syntax(detail) => {
+            format!(
+                "текст не читается как файл календаря (TOML: кавычки, запятые, скобки, поля year и source); разбор: {detail}"
+            )
+        }
+        CalendarProblem::YearOutOfRange(y) => format!("год {y} вне допустимого диапазона"),
+        CalendarProblem::NoSource => "в поле source нужно назвать правовой акт".into(),
+        CalendarProblem::NotADate { list, value } => format!("«{value}» в списке {list} — не дата вида ГГГГ-ММ-ДД"),
+        CalendarProblem::DateWithTime { list, value } => {
+            format!("«{value}» в списке {list}: нужна дата без времени")
+        }
+        CalendarProblem::NotDates { list, found } => format!("в списке {list} должны быть даты, а не «{found}»"),
+        CalendarProblem::OutsideYear { list, date, year } => {
+            format!("дата {} в списке {list} не относится к {year} году", day(date))
+        }
+        CalendarProblem::ShortNotWorking(d) => format!("{} в списке short_days — не рабочий день", day(d)),
+        CalendarProblem::Twice { list, date } => format!("{} указана в списке {list} дважды", day(date)),
+        CalendarProblem::TwoLists { first, second, date } => {
+            format!("{} указана и в списке {first}, и в списке {second}", day(date))
+        }
+        CalendarProblem::TransferOnWeekend(d) => format!(
+            "{} в списке transferred_days_off — {}, а перенесённый выходной приходится на будний день",
+            day(d),
+            weekday(d)
+        ),
+        CalendarProblem::WorkingWeekendOnWeekday(d) => format!(
+            "{} в списке working_weekends — {}, а рабочей может стать только суббота или воскресенье",
+            day(d),
+            weekday(d)
+        ),
+        CalendarProblem::YearTwice(y) => format!("{y} год задан больше чем одним файлом"),
+        CalendarProblem::WrongYear { found, expected } => format!("текст описывает {found} год, а не {expected}"),
+        CalendarProblem::NotEditable { year, first, last } => {
+            format!("{year} год изменить нельзя: доступны годы с {first} по {last}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_worded_in_russian() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 7).unwrap();
+        let problems = [
+            CalendarProblem::YearOutOfRange(0),
+            CalendarProblem::NoSource,
+            CalendarProblem::NotADate { list: "holidays", value: "2026-03-32".into() },
+            CalendarProblem::DateWithTime { list: "holidays", value: "2026-03-08T10:00:00".into() },
+            CalendarProblem::NotDates { list: "holidays", found: "1".into() },
+            CalendarProblem::OutsideYear { list: "holidays", date: d, year: 2027 },
+            CalendarProblem::ShortNotWorking(d),
+            CalendarProblem::Twice { list: "holidays", date: d },
+            CalendarProblem::TwoLists { first: "holidays", second: "transferred_days_off", date: d },
+            CalendarProblem::TransferOnWeekend(d),
+            CalendarProblem::WorkingWeekendOnWeekday(d),
+            CalendarProblem::YearTwice(2026),
+            CalendarProblem::WrongYear { found: 2025, expected: 2026 },
+            CalendarProblem::NotEditable { year: 2030, first: 2024, last: 2028 },
+        ];
+        for p in problems {
+            let text = problem_ru(&p);
+            // Values quoted from the text may be Latin; the wording around them is not.
+            let wording = text.replace("ГГГГ-ММ-ДД", "").to_lowercase();
+            assert!(wording.chars().any(|c| ('а'..='я').contains(&c)), "{p:?}: {text}");
+            for english in ["is ", "not ", "must", "year ", "listed", "outside"] {
+                assert!(!wording.contains(english), "{p:?}: {text}");
+            }
+        }
+        assert_eq!(
+            problem_ru(&CalendarProblem::TransferOnWeekend(d)),
+            "07.03.2026 в списке transferred_days_off — суббота, а перенесённый выходной приходится на будний день"
+        );
     }
 }
