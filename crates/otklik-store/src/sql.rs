@@ -2331,9 +2331,9 @@ impl Store for SqlStore {
     }
 }
 
-/// Writes recomputed due instants in one transaction, many rows per statement (`UPDATE … FROM` a
-/// VALUES list), so a million rows are a few thousand statements; rows whose version moved are
-/// skipped.
+/// Writes recomputed due instants in one transaction, skipping rows whose version moved: on SQLite
+/// 400 rows per statement (`UPDATE … FROM` a VALUES list), on PostgreSQL all in one statement
+/// (`write_deadlines_packed`).
 async fn write_deadlines(pool: &AnyPool, backend: Backend, updates: &[DeadlineUpdate]) -> Result<u64, StoreError> {
     if backend == Backend::Postgres {
         return write_deadlines_packed(pool, updates).await;

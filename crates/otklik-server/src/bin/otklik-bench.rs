@@ -415,8 +415,7 @@ async fn loaded_at(incidents: usize, url: Option<String>) -> anyhow::Result<(Ser
         .await? as usize;
     if have < incidents {
         let t = Instant::now();
-        let probe = setup::workflow(server.store.clone(), Arc::new(SystemClock), None).await?;
-        let clock = Arc::new(EveningClock::new(&probe.catalog(), have));
+        let clock = Arc::new(EveningClock::new(&otklik_core::calendar::ProductionCalendar::with_overrides(&[])?, have));
         let wf = setup::workflow(server.store.clone(), clock, None).await?;
         let catalog = wf.catalog();
         let territories: Vec<String> = catalog.hierarchy.territory_codes();
@@ -468,7 +467,7 @@ async fn loaded_at(incidents: usize, url: Option<String>) -> anyhow::Result<(Ser
 }
 
 /// The capture times of the loaded incidents: an evening's stream, from 19:00 Moscow time on the
-/// latest day before today that is followed by a working day, 14 ms apart (a million messages
+/// latest day before today that is followed by a working day on the built-in calendar, 14 ms apart (a million messages
 /// fill the evening to about 23:00).
 ///
 /// Out of working hours on purpose. A social-network message captured in working hours gets its
@@ -483,10 +482,10 @@ struct EveningClock {
 }
 
 impl EveningClock {
-    fn new(catalog: &otklik_core::workflow::Catalog, have: usize) -> Self {
+    fn new(calendar: &otklik_core::calendar::ProductionCalendar, have: usize) -> Self {
         let moscow = chrono::FixedOffset::east_opt(3 * 3600).expect("a valid offset");
         let mut day = Utc::now().with_timezone(&moscow).date_naive() - chrono::Duration::days(1);
-        while catalog.calendar.day_kind(day + chrono::Duration::days(1)) != otklik_core::calendar::DayKind::Working {
+        while calendar.day_kind(day + chrono::Duration::days(1)) != otklik_core::calendar::DayKind::Working {
             day -= chrono::Duration::days(1);
         }
         let evening = day.and_hms_opt(19, 0, 0).expect("a valid time").and_local_timezone(moscow).unwrap();
